@@ -1,0 +1,1 @@
+"""Data: loaders for every format, the embedded default, splits, conversion and checks."""
