@@ -1,0 +1,5 @@
+import sys
+
+from letterlab.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""The `letterlab` command: one module per command group, each with `register(subparsers)`."""

@@ -1,0 +1,203 @@
+"""Typed configuration: plain dataclasses with defaults in one place, strict loading from dicts/TOML.
+
+A run is described by `RunConfig` = model (MLPConfig or CNNConfig) + TrainConfig. Presets
+(`letterlab.models.presets`) override only what differs from these defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+from letterlab.errors import ConfigError
+
+ACTIVATIONS = ("sigmoid", "tanh", "relu")
+
+
+@dataclass
+class MLPConfig:
+    """Fully-connected net: 784 -> hidden... -> 10."""
+
+    kind: Literal["mlp"] = "mlp"
+    hidden: list[int] = field(default_factory=lambda: [50])
+    activation: Literal["sigmoid", "tanh", "relu"] = "sigmoid"
+    init: Literal["normal", "xavier", "kaiming", "default"] = "normal"
+    init_std: float = 0.1  # std of Normal(0, std) when init == "normal" (the homework's 0.1)
+
+
+@dataclass
+class ConvBlockConfig:
+    """conv (kernel x kernel, 'same' padding) -> [max-pool] -> activation -> [batch norm] -> [dropout]."""
+
+    filters: int = 64
+    kernel: int = 5
+    stride: int = 1
+    pool: int = 2  # max-pool size and stride; 0 or 1 = no pooling
+    batch_norm: bool = False
+    dropout: float = 0.0
+
+
+@dataclass
+class CNNConfig:
+    """Convolutional net: conv blocks -> flatten -> fully-connected layers -> 10."""
+
+    kind: Literal["cnn"] = "cnn"
+    blocks: list[ConvBlockConfig] = field(default_factory=lambda: [ConvBlockConfig(64), ConvBlockConfig(128)])
+    fc: list[int] = field(default_factory=lambda: [256])
+    fc_dropout: float = 0.25
+    input_dropout: float = 0.0
+    activation: Literal["sigmoid", "tanh", "relu"] = "relu"
+    init: Literal["normal", "xavier", "kaiming", "default"] = "default"
+    init_std: float = 0.1
+    # Batch norm at evaluation: "running" statistics (PyTorch's usual way) or the statistics of the
+    # batch being evaluated (what the homework's tf.nn.moments code did).
+    batch_norm_eval: Literal["running", "batch"] = "running"
+
+
+@dataclass
+class TrainConfig:
+    """How to train: optimizer, batches, epochs, loss, seed and data split."""
+
+    optimizer: Literal["sgd", "adam"] = "sgd"
+    lr: float = 0.01
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    batch_size: int = 64
+    epochs: int = 60
+    # "shuffle": a permutation per epoch. "random": the homework's next_batch, every batch an
+    # independent random draw, len(train) // batch_size + 1 batches an epoch.
+    batch_order: Literal["shuffle", "random"] = "shuffle"
+    # "logits": cross-entropy on the logits. "double_softmax": the homework's bug, softmax applied
+    # to the output and then passed as logits to the softmax cross-entropy.
+    loss: Literal["logits", "double_softmax"] = "logits"
+    seed: int = 0
+    val_fraction: float = 0.2
+    test_fraction: float = 0.2  # only for data without a test part of its own
+    precision: Literal["fp32", "bf16"] = "fp32"
+    eval_batch_size: int = 1000
+
+
+ModelConfig = Union[MLPConfig, CNNConfig]
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines a run; saved as config.toml-equivalent JSON in the run folder."""
+
+    model: ModelConfig = field(default_factory=MLPConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    preset: str = ""
+    data: str = ""  # path of the data source; "" = the embedded default
+
+
+def to_dict(config) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def _build(cls, values: dict[str, Any], where: str):
+    """Build dataclass `cls` from `values`, refusing unknown keys and values of the wrong type."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a table, got {values!r}")
+    hints = get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(names))})")
+    kwargs = {name: _coerce(hints[name], value, f"{where}.{name}") for name, value in values.items()}
+    return cls(**kwargs)
+
+
+def _coerce(hint, value, where: str):
+    origin = get_origin(hint)
+    if origin is Literal:
+        if value not in get_args(hint):
+            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(repr, get_args(hint)))}")
+        return value
+    if origin is list:
+        (item,) = get_args(hint)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if dataclasses.is_dataclass(hint):
+        return value if isinstance(value, hint) else _build(hint, value, where)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def model_from_dict(values: dict[str, Any], where: str = "model") -> ModelConfig:
+    kind = values.get("kind", "mlp")
+    classes = {"mlp": MLPConfig, "cnn": CNNConfig}
+    if kind not in classes:
+        raise ConfigError(f"{where}.kind: {kind!r} is not one of 'mlp', 'cnn'")
+    return _build(classes[kind], values, where)
+
+
+def run_from_dict(values: dict[str, Any], where: str = "config") -> RunConfig:
+    values = dict(values)
+    unknown = sorted(set(values) - {"model", "train", "preset", "data"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: data, model, preset, train)")
+    model = model_from_dict(values.pop("model", {}), f"{where}: model")
+    train = _build(TrainConfig, values.pop("train", {}), f"{where}: train")
+    config = RunConfig(model=model, train=train, **{k: _coerce(str, v, f"{where}: {k}") for k, v in values.items()})
+    validate(config, where)
+    return config
+
+
+def validate(config: RunConfig, where: str = "config") -> None:
+    """Range checks that types alone cannot express."""
+    t, m = config.train, config.model
+    checks = [
+        (t.lr > 0, "train.lr must be > 0"),
+        (t.batch_size >= 1, "train.batch_size must be >= 1"),
+        (t.epochs >= 0, "train.epochs must be >= 0"),
+        (0 < t.val_fraction < 1, "train.val_fraction must be between 0 and 1"),
+        (0 < t.test_fraction < 1, "train.test_fraction must be between 0 and 1"),
+        (t.momentum >= 0 and t.weight_decay >= 0, "train.momentum and train.weight_decay must be >= 0"),
+    ]
+    if isinstance(m, MLPConfig):
+        checks.append((all(h >= 1 for h in m.hidden), "model.hidden sizes must be >= 1"))
+    else:
+        checks.append((all(b.filters >= 1 and b.kernel >= 1 and b.stride >= 1 for b in m.blocks), "model.blocks need filters, kernel and stride >= 1"))
+        drops = [m.input_dropout, m.fc_dropout] + [b.dropout for b in m.blocks]
+        checks.append((all(0 <= p < 1 for p in drops), "dropout probabilities must be in [0, 1)"))
+        checks.append((all(h >= 1 for h in m.fc), "model.fc sizes must be >= 1"))
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(f"{where}: {message}")
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML config file; errors name the file."""
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: not valid TOML ({error})") from None
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Recursive dict merge: tables merge key by key, everything else is replaced."""
+    merged = dict(base)
+    for key, value in override.items():
+        merged[key] = merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+    return merged

@@ -1,0 +1,1 @@
+"""Evaluation: accuracy, confusion matrices, per-class scores, predictions of a trained run."""

@@ -1,0 +1,80 @@
+"""Train-then-test for the CLI, and `evaluate` of a finished run: results printed and saved."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from letterlab.config import RunConfig
+from letterlab.data.dataset import DataSplits, LetterImages
+from letterlab.evaluation.metrics import format_confusion, format_per_class
+from letterlab.evaluation.trained import load_trained, score
+from letterlab.models.inputs import pick_device
+from letterlab.training.files import write_json_atomic, write_text_atomic
+from letterlab.training.run_folder import RESULTS, read_config
+from letterlab.training.writers import METRICS, TIMING, read_jsonl
+
+
+def load_splits(config: RunConfig) -> DataSplits:
+    """The run's train/val/test parts, exactly as made from its data source, seed and fractions."""
+    from letterlab.data.registry import load_data
+    from letterlab.data.split import make_splits
+
+    t = config.train
+    return make_splits(load_data(config.data or None, seed=t.seed), t.val_fraction, t.test_fraction, t.seed)
+
+
+def train_and_evaluate(config: RunConfig, run_dir: Path, device_name: str = "auto", *, resume: bool = False,
+                       progress: bool | None = None, extra_hooks=(), announce: Callable[[str], None] = lambda _: None) -> dict:
+    """Train into `run_dir`, then score the test part; writes results.json and confusion.txt."""
+    from letterlab.training.session import train_run
+
+    device = pick_device(device_name)
+    splits = load_splits(config)
+    announce(f"data: {splits.train.source}: train {len(splits.train)}, validation {len(splits.val)}, test {len(splits.test)}")
+    state = train_run(config, run_dir, splits, device, resume=resume, progress=progress, extra_hooks=extra_hooks)
+    test = score(state.model, splits.test, device, config.train.precision)
+    metrics, timing = read_jsonl(run_dir / METRICS), read_jsonl(run_dir / TIMING)
+    last = metrics[-1] if metrics else {}
+    seconds = [t["seconds"] for t in timing]
+    results = {
+        "preset": config.preset, "epochs": state.epoch, "steps": state.step,
+        "train_loss": last.get("train_loss"), "train_accuracy": last.get("train_accuracy"),
+        "val_loss": last.get("val_loss"), "val_accuracy": last.get("val_accuracy"),
+        "test_loss": test["loss"], "test_accuracy": test["accuracy"], "test_n": test["n"],
+        "train_seconds": float(sum(seconds)), "seconds_per_epoch": float(np.median(seconds)) if seconds else None,
+        "confusion": test["confusion"], "per_class": test["per_class"],
+    }
+    write_json_atomic(run_dir / RESULTS, results)
+    write_text_atomic(run_dir / "confusion.txt", format_confusion(np.array(test["confusion"])) + "\n")
+    return {**results, "text": _describe(results, test)}
+
+
+def evaluate_run(run_dir: Path, data_path: str | None, device_name: str = "auto") -> dict:
+    """Score a finished run on every image at `data_path` (a course folder: its test part), or on
+    the run's own test split when no path is given."""
+    from letterlab.data.registry import load_data
+
+    device = pick_device(device_name)
+    config, model = load_trained(run_dir, device)
+    if data_path:
+        loaded = load_data(data_path)
+        data = loaded.test if loaded.test is not None else loaded.train
+    else:
+        data = load_splits(read_config(run_dir)).test
+    result = score(model, data, device, config.train.precision)
+    return {**result, "text": _describe({"test_accuracy": result["accuracy"], "test_n": result["n"]}, result)}
+
+
+def _describe(results: dict, test: dict) -> str:
+    lines = [f"test accuracy: {results['test_accuracy']:.4f} on {results['test_n']} images ({test['source']})"]
+    if results.get("seconds_per_epoch"):
+        lines.insert(0, f"trained {results['epochs']} epochs in {results['train_seconds']:.1f} s "
+                        f"({results['seconds_per_epoch']:.2f} s per epoch); final validation accuracy {results['val_accuracy']:.4f}")
+    lines += ["", "confusion matrix (rows: true letter, columns: predicted):", format_confusion(np.array(test["confusion"])),
+              "", format_per_class(test["per_class"])]
+    return "\n".join(lines)
+
+

@@ -1,0 +1,1 @@
+"""Models: fully-connected and convolutional nets built from dataclass configs, presets, summaries."""

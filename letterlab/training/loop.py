@@ -1,0 +1,127 @@
+"""The training loop: one screen, with named hook points ("batch_end", "epoch_end") for
+TensorBoard, metrics files, checkpoints and progress bars.
+
+Per-batch numbers stay on the device during an epoch and are read once at its end, so the loop
+never waits for the device inside an epoch."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from letterlab.config import TrainConfig
+from letterlab.errors import TrainingDiverged
+from letterlab.models.inference import autocast, loss_from_logits, predict_logits
+from letterlab.training.batches import epoch_batches
+
+
+@dataclass
+class TrainingState:
+    """What a checkpoint must carry to resume exactly."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    batch_generator: torch.Generator  # batch order; dropout uses torch's global generator
+    epoch: int = 0  # epochs completed
+    step: int = 0  # batches completed (TensorBoard's global step)
+
+
+@dataclass
+class EpochResult:
+    epoch: int  # 1-based
+    first_step: int  # global step of the epoch's first batch (steps count from 1)
+    batch_loss: np.ndarray
+    batch_accuracy: np.ndarray
+    train_loss: float
+    train_accuracy: float
+    val_loss: float
+    val_accuracy: float
+    first_layer_grad: float  # mean |dL/dW| reaching the first weight layer, averaged over batches
+    seconds: float
+    images: int  # training images processed this epoch
+    val_predictions: np.ndarray  # predicted class of every validation image after this epoch
+
+
+Hook = Callable[[TrainingState, EpochResult], None]
+
+
+@dataclass
+class Hooks:
+    batch_end: list[Callable[[int], None]] = field(default_factory=list)  # called with the batch index
+    epoch_end: list[Hook] = field(default_factory=list)
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+
+
+def first_weight(model: nn.Module) -> torch.Tensor:
+    return next(m.weight for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d)))
+
+
+def train_epoch(state: TrainingState, x: torch.Tensor, y: torch.Tensor, config: TrainConfig, hooks: Hooks):
+    """One epoch of optimisation; returns per-batch losses, accuracies, sizes and first-layer gradients."""
+    model, optimizer = state.model, state.optimizer
+    model.train()
+    batches = epoch_batches(len(y), config.batch_size, config.batch_order, state.batch_generator)
+    losses = torch.empty(len(batches), device=x.device)
+    correct = torch.empty(len(batches), device=x.device)
+    grads = torch.empty(len(batches), device=x.device)
+    weight = first_weight(model)
+    for i, index in enumerate(batches):
+        index = index.to(x.device, non_blocking=True)
+        inputs, targets = x[index], y[index]
+        with autocast(x.device, config.precision):
+            logits = model(inputs)
+        loss = loss_from_logits(logits.float(), targets, config.loss)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            losses[i] = loss.detach()
+            correct[i] = (logits.argmax(1) == targets).sum()
+            grads[i] = weight.grad.abs().mean()
+        for hook in hooks.batch_end:
+            hook(i)
+    sizes = np.array([len(index) for index in batches])
+    return losses.cpu().numpy(), correct.cpu().numpy() / sizes, sizes, grads.cpu().numpy()
+
+
+def evaluate_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: TrainConfig) -> tuple[float, float, np.ndarray]:
+    """(mean loss, accuracy, predicted classes) on a whole set, batched, in evaluation mode."""
+    if len(y) == 0:
+        return float("nan"), float("nan"), np.empty(0, dtype=np.int64)
+    logits = predict_logits(model, x, config.eval_batch_size, config.precision)
+    loss = loss_from_logits(logits, y, config.loss).item()
+    predicted = logits.argmax(1)
+    return loss, (predicted == y).float().mean().item(), predicted.cpu().numpy()
+
+
+def fit(state: TrainingState, train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor],
+        config: TrainConfig, hooks: Hooks) -> TrainingState:
+    """Train from `state.epoch` up to `config.epochs`, calling the hooks after every epoch."""
+    for epoch in range(state.epoch + 1, config.epochs + 1):
+        started = time.perf_counter()
+        losses, accuracies, sizes, grads = train_epoch(state, *train, config, hooks)
+        seconds = time.perf_counter() - started
+        bad = np.flatnonzero(~np.isfinite(losses))
+        if len(bad):
+            raise TrainingDiverged(f"loss became {losses[bad[0]]} at epoch {epoch}, batch {bad[0] + 1}; the last good checkpoint (epoch {state.epoch}) is kept")
+        val_loss, val_accuracy, val_predictions = evaluate_loss(state.model, *val, config)
+        result = EpochResult(
+            epoch=epoch, first_step=state.step + 1, batch_loss=losses, batch_accuracy=accuracies,
+            train_loss=float(np.average(losses, weights=sizes)), train_accuracy=float(np.average(accuracies, weights=sizes)),
+            val_loss=val_loss, val_accuracy=val_accuracy, first_layer_grad=float(grads.mean()), seconds=seconds,
+            images=int(sizes.sum()), val_predictions=val_predictions,
+        )
+        state.epoch, state.step = epoch, state.step + len(losses)
+        for hook in hooks.epoch_end:
+            hook(state, result)
+    return state

@@ -1,0 +1,110 @@
+"""The run folder is the contract: resolved config, command line, versions, data hash, metrics,
+checkpoint, weights, TensorBoard events and results. Reports are rendered from these files alone."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from letterlab import __version__
+from letterlab.config import RunConfig, run_from_dict, to_dict
+from letterlab.data.dataset import DataSplits
+from letterlab.errors import LetterlabError
+from letterlab.training.files import write_json_atomic
+
+CONFIG, ENVIRONMENT, RESULTS, LOCK = "config.json", "environment.json", "results.json", ".lock"
+
+
+def new_run_dir(out: str | None, preset: str, root: str = "runs") -> Path:
+    """Create a fresh run folder. With `out`, it must not already hold a run; without, a unique
+    `runs/<preset>-<time>` is made (mkdir is atomic, so concurrent runs never share a folder)."""
+    if out:
+        path = Path(out)
+        if path.exists() and any(path.iterdir()):
+            raise LetterlabError(f"{path}: folder is not empty; use --resume {path} to continue it or choose another --out")
+        _make(path, exist_ok=True)
+        return path
+    stem = Path(root) / f"{preset or 'custom'}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for suffix in range(1000):
+        path = stem.with_name(stem.name + (f"-{suffix + 1}" if suffix else ""))
+        try:
+            _make(path, exist_ok=False)
+            return path
+        except FileExistsError:
+            continue
+    raise LetterlabError(f"{stem}: could not create a unique run folder")
+
+
+def _make(path: Path, exist_ok: bool) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=exist_ok)
+    except FileExistsError:
+        raise
+    except OSError as error:
+        raise LetterlabError(f"{path}: cannot create run folder ({error.strerror})") from None
+    if not os.access(path, os.W_OK):
+        raise LetterlabError(f"{path}: run folder is not writable")
+
+
+class RunLock:
+    """An exclusive lock on a run folder for as long as a process trains into it."""
+
+    def __init__(self, run_dir: Path):
+        self.path = run_dir / LOCK
+
+    def __enter__(self):
+        self.handle = open(self.path, "w")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.close()
+            raise LetterlabError(f"{self.path.parent}: another letterlab process is training into this run folder") from None
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
+
+def data_fingerprint(splits: DataSplits) -> str:
+    """SHA-256 over the images and labels of train, validation and test, in order."""
+    digest = hashlib.sha256()
+    for part in (splits.train, splits.val, splits.test):
+        digest.update(np.ascontiguousarray(part.images).tobytes())
+        digest.update(part.labels.astype(np.int64).tobytes())
+    return digest.hexdigest()
+
+
+def write_run_description(run_dir: Path, config: RunConfig, splits: DataSplits, device: str) -> None:
+    import torch
+
+    write_json_atomic(run_dir / CONFIG, to_dict(config))
+    write_json_atomic(run_dir / ENVIRONMENT, {
+        "command": sys.argv, "letterlab": __version__, "python": platform.python_version(),
+        "torch": torch.__version__, "numpy": np.__version__, "platform": platform.platform(),
+        "device": device, "threads": torch.get_num_threads(), "seed": config.train.seed,
+        "data": {"source": splits.train.source, "sha256": data_fingerprint(splits),
+                 "train": len(splits.train), "val": len(splits.val), "test": len(splits.test)},
+    })
+
+
+def read_config(run_dir: Path) -> RunConfig:
+    path = Path(run_dir) / CONFIG
+    if not path.exists():
+        raise LetterlabError(f"{run_dir}: not a letterlab run folder (no {CONFIG})")
+    try:
+        return run_from_dict(json.loads(path.read_text()), where=str(path))
+    except json.JSONDecodeError as error:
+        raise LetterlabError(f"{path}: not valid JSON ({error.msg})") from None
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(Path(path).read_text()) if Path(path).exists() else {}
