@@ -9,6 +9,7 @@ import numpy as np
 
 from letterlab.config import RunConfig
 from letterlab.data.dataset import DataSplits, LetterImages
+from letterlab.evaluation.epoch_hooks import DEFAULT_EPOCH_HOOKS
 from letterlab.evaluation.metrics import format_confusion, format_per_class
 from letterlab.evaluation.trained import load_trained, score
 from letterlab.models.inputs import pick_device
@@ -27,7 +28,7 @@ def load_splits(config: RunConfig) -> DataSplits:
 
 
 def train_and_evaluate(config: RunConfig, run_dir: Path, device_name: str = "auto", *, resume: bool = False,
-                       progress: bool | None = None, extra_hooks=(), announce: Callable[[str], None] = lambda _: None) -> dict:
+                       progress: bool | None = None, extra_hooks=DEFAULT_EPOCH_HOOKS, announce: Callable[[str], None] = lambda _: None) -> dict:
     """Train into `run_dir`, then score the test part; writes results.json and confusion.txt."""
     from letterlab.training.session import train_run
 

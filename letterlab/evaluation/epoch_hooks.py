@@ -1,0 +1,42 @@
+"""Epoch-end TensorBoard hooks added to training from the evaluation layer (training never imports
+this module; the caller passes these factories as `extra_hooks`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from letterlab import LETTERS
+from letterlab.evaluation.figures import confusion_figure, figure_to_array
+from letterlab.evaluation.metrics import accuracy, confusion_matrix, format_confusion
+
+
+def top_confused_pairs(confusion: np.ndarray, count: int = 5) -> list[tuple[str, str, int]]:
+    """(true letter, predicted letter, count) of the largest off-diagonal cells, largest first."""
+    off = np.asarray(confusion).copy()
+    np.fill_diagonal(off, 0)
+    order = np.argsort(-off, axis=None, kind="stable")[:count]
+    pairs = [(LETTERS[i // len(LETTERS)], LETTERS[i % len(LETTERS)], int(off.flat[i])) for i in order]
+    return [pair for pair in pairs if pair[2] > 0]
+
+
+def confusion_text(confusion: np.ndarray) -> str:
+    """Markdown for TensorBoard's text tab: the matrix as a table plus the top confused pairs."""
+    pairs = "\n".join(f"- {t} read as {p}: {n}" for t, p, n in top_confused_pairs(confusion)) or "- none"
+    table = "\n".join("    " + line for line in format_confusion(confusion).splitlines())
+    return f"accuracy {accuracy(confusion):.4f}\n\n{table}\n\nmost confused (true read as predicted):\n\n{pairs}"
+
+
+def confusion_per_epoch(context):
+    """Hook factory: the validation confusion matrix each epoch, as a heat-map image and as text."""
+    labels = context.splits.val.labels
+
+    def hook(state, result) -> None:
+        confusion = confusion_matrix(labels, result.val_predictions)
+        image = figure_to_array(confusion_figure(confusion, f"validation, epoch {result.epoch}"))
+        context.writer.add_image("val/confusion", image, result.epoch, dataformats="HWC")
+        context.writer.add_text("val/confusion_table", confusion_text(confusion), result.epoch)
+
+    return hook
+
+
+DEFAULT_EPOCH_HOOKS = (confusion_per_epoch,)
