@@ -1,0 +1,72 @@
+"""`letterlab errors` and `letterlab review`: a run's mistakes, and a person's verdict on them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from letterlab.cli.train_commands import add_device_argument
+
+
+def register(subparsers) -> None:
+    errors = subparsers.add_parser("errors", help="misclassified images, confused pairs and error grids of a run",
+                                   description="Find a run's mistakes on PATH (the test part of a course folder) or on its "
+                                               "own test split; print the most confused pairs; write errors.json and "
+                                               "grids of the misclassified images (most confident first, and per pair).")
+    errors.add_argument("run", metavar="RUN", help="run folder")
+    errors.add_argument("--data", metavar="PATH", help="data to judge the run on (default: the run's test split)")
+    errors.add_argument("--out", metavar="DIR", help="folder for the grids and errors.json (default RUN/errors)")
+    errors.add_argument("--json", action="store_true", help="print the whole report as JSON")
+    add_device_argument(errors)
+    errors.set_defaults(func=run_errors)
+
+    review = subparsers.add_parser("review", help="judge a run's misclassified images yourself",
+                                   description="Show misclassified images one at a time and ask which letter you see "
+                                               "(A-J, ? = unreadable). Answers are saved in RUN/review.json as you go; "
+                                               "running again resumes. Ends with how often you agreed with the label "
+                                               "and with the model, and the likely label errors.")
+    review.add_argument("run", metavar="RUN", help="run folder")
+    review.add_argument("--data", metavar="PATH", help="data to judge the run on (default: the run's test split)")
+    review.add_argument("--web", action="store_true", help="a keyboard-driven page on 127.0.0.1 instead of the terminal")
+    review.add_argument("--port", type=int, default=0, help="port for --web (default 0: any free port)")
+    review.add_argument("--limit", type=int, metavar="N", help="review only the N most confident mistakes")
+    add_device_argument(review)
+    review.set_defaults(func=run_review)
+
+
+def run_errors(args) -> int:
+    from letterlab.evaluation.errors import format_pairs, run_mistakes, write_error_report
+
+    run_dir = Path(args.run)
+    mistakes = run_mistakes(run_dir, args.data, args.device)
+    report = write_error_report(mistakes, Path(args.out) if args.out else run_dir / "errors")
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"{report['mistakes']} of {report['n']} images misclassified ({report['source']})")
+    print("\nmost confused pairs:\n" + format_pairs(report["pairs"]))
+    print("\ngrids: " + ", ".join(report["grids"]) if report["grids"] else "\nno grids: no mistakes")
+    return 0
+
+
+def run_review(args) -> int:
+    from letterlab.errors import LetterlabError
+    from letterlab.evaluation.errors import run_mistakes
+    from letterlab.evaluation.review.core import ANSWERS, ReviewSession, format_summary, review_items
+
+    if args.limit is not None and args.limit < 1:
+        raise LetterlabError(f"--limit must be at least 1, got {args.limit}")
+    run_dir = Path(args.run)
+    items = review_items(run_mistakes(run_dir, args.data, args.device), args.limit)
+    session = ReviewSession(items, run_dir / ANSWERS)
+    print(f"{len(items)} misclassified images to review; answers go to {session.path}")
+    if args.web:
+        from letterlab.evaluation.review.web import serve
+
+        serve(session, args.port)
+        print(format_summary(session.summary()))
+    else:
+        from letterlab.evaluation.review.terminal import run_terminal
+
+        run_terminal(session)
+    return 0

@@ -1,0 +1,138 @@
+"""A run's mistakes on a data set: which images, how confident, which letter pairs it confuses, and
+grids of the misclassified images (most confident first, and one per confused pair)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from letterlab import LETTERS
+from letterlab.data.dataset import LetterImages
+from letterlab.evaluation.metrics import confusion_matrix, per_class_scores
+from letterlab.training.files import write_atomic, write_json_atomic
+
+GRID_LIMIT = 100  # images per grid; the most confident errors come first
+CELL = 84  # pixels per image in a grid (3x the 28x28 image)
+
+
+@dataclass(frozen=True)
+class Mistakes:
+    """The misclassified images of `data`, most confident first. `index` points into `data`;
+    `confidence` is the probability the model gave its (wrong) prediction."""
+
+    data: LetterImages
+    index: np.ndarray  # int64 (M,)
+    predicted: np.ndarray  # int64 (M,)
+    confidence: np.ndarray  # float (M,)
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.data.labels[self.index]
+
+    def rows(self) -> list[dict]:
+        return [{"index": int(i), "true": LETTERS[t], "predicted": LETTERS[p], "confidence": round(float(c), 4)}
+                for i, t, p, c in zip(self.index, self.labels, self.predicted, self.confidence)]
+
+
+def find_mistakes(data: LetterImages, probs: np.ndarray) -> Mistakes:
+    """Misclassified images of `data` given probabilities (N, 10), sorted by confidence (ties: index)."""
+    predicted = probs.argmax(1)
+    wrong = np.flatnonzero(predicted != data.labels)
+    confidence = probs[wrong, predicted[wrong]]
+    order = np.lexsort((wrong, -confidence))
+    return Mistakes(data, wrong[order], predicted[wrong][order], confidence[order])
+
+
+def confused_pairs(labels: np.ndarray, predicted: np.ndarray, top: int = 10) -> list[dict]:
+    """The `top` most frequent (true, predicted) mistakes, with their share of the true letter's images."""
+    confusion = confusion_matrix(labels, predicted)
+    support = confusion.sum(1)
+    off = confusion.copy()
+    np.fill_diagonal(off, 0)
+    flat = [(int(off[t, p]), t, p) for t in range(len(off)) for p in range(len(off)) if off[t, p]]
+    flat.sort(key=lambda x: (-x[0], x[1], x[2]))
+    return [{"true": LETTERS[t], "predicted": LETTERS[p], "count": n, "share": round(n / support[t], 4)}
+            for n, t, p in flat[:top]]
+
+
+def format_pairs(pairs: list[dict]) -> str:
+    lines = [f"{'true':<6}{'predicted':<11}{'count':>6}{'share':>8}"]
+    lines += [f"{p['true']:<6}{p['predicted']:<11}{p['count']:>6}{p['share']:>8.1%}" for p in pairs]
+    return "\n".join(lines) if pairs else "no mistakes"
+
+
+def grid_image(images: np.ndarray, captions: list[str], columns: int = 10):
+    """A Pillow image: each uint8 (28, 28) image enlarged to CELL pixels with its caption below."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=13)
+    rows = max(1, -(-len(images) // columns))
+    cell_h = CELL + 18
+    sheet = Image.new("L", (columns * CELL, rows * cell_h), 255)
+    draw = ImageDraw.Draw(sheet)
+    for k, (image, caption) in enumerate(zip(images, captions)):
+        x, y = (k % columns) * CELL, (k // columns) * cell_h
+        sheet.paste(Image.fromarray(image).resize((CELL - 4, CELL - 4), Image.Resampling.NEAREST), (x + 2, y + 2))
+        draw.text((x + 3, y + CELL), caption, fill=0, font=font)
+    return sheet
+
+
+def save_grid(mistakes: Mistakes, picked: np.ndarray, path: Path) -> Path:
+    """Write the grid of mistakes at positions `picked` (into mistakes.index) as a PNG; caption 'true>predicted conf'."""
+    picked = picked[:GRID_LIMIT]
+    captions = [f"{LETTERS[mistakes.labels[k]]}>{LETTERS[mistakes.predicted[k]]} {mistakes.confidence[k]:.2f}" for k in picked]
+    image = grid_image(mistakes.data.images[mistakes.index[picked]], captions, columns=min(10, max(1, len(picked))))
+    write_atomic(path, lambda temp: image.save(temp, format="PNG"))
+    return path
+
+
+def write_error_report(mistakes: Mistakes, out_dir: Path, top_pairs: int = 5) -> dict:
+    """errors.png (all mistakes, most confident first), errors-T-as-P.png for the `top_pairs` most
+    confused pairs, and errors.json (mistakes, pairs, per-class scores) in `out_dir`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = mistakes.data
+    all_predicted = data.labels.copy()
+    all_predicted[mistakes.index] = mistakes.predicted
+    pairs = confused_pairs(data.labels, all_predicted, top=10)
+    grids = []
+    if len(mistakes.index):
+        grids.append(str(save_grid(mistakes, np.arange(len(mistakes.index)), out_dir / "errors.png")))
+    for pair in pairs[:top_pairs]:
+        t, p = LETTERS.index(pair["true"]), LETTERS.index(pair["predicted"])
+        picked = np.flatnonzero((mistakes.labels == t) & (mistakes.predicted == p))
+        grids.append(str(save_grid(mistakes, picked, out_dir / f"errors-{pair['true']}-as-{pair['predicted']}.png")))
+    report = {
+        "source": data.source, "n": len(data), "mistakes": len(mistakes.index),
+        "pairs": pairs, "per_class": per_class_scores(confusion_matrix(data.labels, all_predicted)),
+        "grids": grids, "errors": mistakes.rows(),
+    }
+    write_json_atomic(out_dir / "errors.json", report)
+    return report
+
+
+def evaluation_data(run_dir: Path, data_path: str | None) -> LetterImages:
+    """The images a run is judged on: everything at `data_path` (a course folder: its test part),
+    or the run's own test split. The source names the split, so ids from the two never mix."""
+    from letterlab.data.registry import load_data
+    from letterlab.evaluation.run_results import load_splits
+    from letterlab.training.run_folder import read_config
+
+    if data_path:
+        loaded = load_data(data_path)
+        return loaded.test if loaded.test is not None else loaded.train
+    test = load_splits(read_config(run_dir)).test
+    return dataclasses.replace(test, source=f"{test.source} [run test split]")
+
+
+def run_mistakes(run_dir: Path, data_path: str | None, device_name: str = "auto") -> Mistakes:
+    """Load the trained run, predict every evaluation image and return its mistakes."""
+    from letterlab.evaluation.trained import load_trained, probabilities
+    from letterlab.models.inputs import pick_device
+
+    device = pick_device(device_name)
+    config, model = load_trained(run_dir, device)
+    data = evaluation_data(run_dir, data_path)
+    return find_mistakes(data, probabilities(model, data.images, device, config.train.precision))

@@ -1,0 +1,97 @@
+"""The terminal front end: each image drawn with Unicode half blocks ('▀': foreground = upper pixel,
+background = lower pixel), so a 28x28 letter fits 28 columns x 14 lines and works over SSH."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Callable
+
+import numpy as np
+
+from letterlab.evaluation.review.core import CHOICES, ReviewSession, format_summary
+
+HELP = "which letter do you see? A-J, ? = unreadable, space/Enter = skip, q = quit"
+RESET = "\x1b[0m"
+
+
+def true_colour() -> bool:
+    return os.environ.get("COLORTERM", "").lower() in ("truecolor", "24bit")
+
+
+def grey_256(value: int) -> int:
+    """The nearest of xterm's 256 colours for a grey 0..255: black 16, white 231 or ramp 232..255 (8..238)."""
+    if value < 4:
+        return 16
+    if value > 246:
+        return 231
+    return 232 + min(23, max(0, round((value - 8) / 10)))
+
+
+def render_image(image: np.ndarray, truecolour: bool) -> str:
+    """ANSI text for a uint8 (H, W) image with H even: one line per two pixel rows."""
+    def colour(value: int, layer: int) -> str:  # layer 38 = foreground, 48 = background
+        value = int(value)
+        return f"\x1b[{layer};2;{value};{value};{value}m" if truecolour else f"\x1b[{layer};5;{grey_256(value)}m"
+
+    lines = []
+    for top, bottom in zip(image[0::2], image[1::2]):
+        lines.append("".join(colour(t, 38) + colour(b, 48) + "▀" for t, b in zip(top, bottom)) + RESET)
+    return "\n".join(lines)
+
+
+def parse_key(key: str) -> str | None:
+    """A letter A-J or '?' as the answer, '' for skip, None for quit."""
+    key = key.strip().upper()
+    if key in ("Q", "\x03", "\x04"):  # q, Ctrl-C, Ctrl-D
+        return None
+    return key
+
+
+def read_key() -> str:
+    """One key press from a terminal (no Enter needed); one line when stdin is not a terminal."""
+    if not sys.stdin.isatty():
+        line = sys.stdin.readline()
+        return line if line else "q"  # end of input quits
+    import termios
+    import tty
+
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    try:
+        tty.setraw(fd)
+        return sys.stdin.read(1)
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def run_terminal(session: ReviewSession, read: Callable[[], str] = read_key, write: Callable[[str], None] = print,
+                 truecolour: bool | None = None) -> dict:
+    """Ask about each unanswered image until the queue is done or the person quits; returns the summary."""
+    truecolour = true_colour() if truecolour is None else truecolour
+    write(HELP)
+    while (item := session.next_item()) is not None:
+        progress = session.progress()
+        write(f"\nimage {progress['answered'] + 1} of {progress['total']} (index {item.index})")
+        write(render_image(item.image, truecolour))
+        key = ask(read, write)
+        if key is None:
+            write("quit: your answers are saved; run review again to continue")
+            break
+        if key == "":
+            session.skip(item.id)
+        else:
+            session.answer(item.id, key)
+            write(f"you: {key}   label: {item.label}   model: {item.predicted} ({item.confidence:.2f})")
+    summary = session.summary()
+    write("\n" + format_summary(summary))
+    return summary
+
+
+def ask(read: Callable[[], str], write: Callable[[str], None]) -> str | None:
+    """Read keys until one is an answer (A-J, ?), a skip ('') or quit (None)."""
+    while True:
+        key = parse_key(read())
+        if key is None or key == "" or key in CHOICES:
+            return key
+        write(HELP)
