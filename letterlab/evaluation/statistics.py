@@ -1,0 +1,91 @@
+"""Honest statistics: accuracy with a Wilson 95% interval, and McNemar's exact test for two runs
+scored on the same test images."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from letterlab.data.dataset import LetterImages
+from letterlab.errors import LetterlabError
+
+Z_95 = 1.959963984540054  # the standard normal's 97.5% quantile
+
+
+def wilson_interval(correct: int, n: int, z: float = Z_95) -> tuple[float, float]:
+    """The Wilson score interval for a proportion correct/n; (0, 1) when n is 0."""
+    if n == 0:
+        return 0.0, 1.0
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def accuracy_with_interval(correct: np.ndarray) -> dict:
+    """Accuracy of a boolean vector (one entry per image) with its 95% Wilson interval."""
+    hits, n = int(np.sum(correct)), int(len(correct))
+    low, high = wilson_interval(hits, n)
+    return {"accuracy": hits / n if n else float("nan"), "correct": hits, "n": n, "ci95": [low, high]}
+
+
+def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> dict:
+    """McNemar's exact test: under "A and B are equally accurate", the images that exactly one of them
+    gets right split Binomial(b + c, 1/2). Two-sided p = min(1, 2 P(X <= min(b, c)))."""
+    correct_a, correct_b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
+    if correct_a.shape != correct_b.shape:
+        raise ValueError(f"the two runs were scored on different numbers of images: {correct_a.shape} vs {correct_b.shape}")
+    only_a, only_b = int(np.sum(correct_a & ~correct_b)), int(np.sum(~correct_a & correct_b))
+    n = only_a + only_b
+    tail = sum(math.comb(n, k) for k in range(min(only_a, only_b) + 1))
+    p_value = min(1.0, 2 * tail / 2**n)  # exact integers, then one correctly rounded division
+    return {"only_a_correct": only_a, "only_b_correct": only_b, "p_value": p_value}
+
+
+def evaluation_images(run_dir: Path, data_path: str | None) -> LetterImages:
+    """Images a run is judged on: the test part of `data_path` (or all of it when it has no test
+    part), or the run's own test split when no path is given."""
+    from letterlab.data.registry import load_data
+    from letterlab.evaluation.run_results import load_splits
+    from letterlab.training.run_folder import read_config
+
+    if data_path:
+        loaded = load_data(data_path)
+        return loaded.test if loaded.test is not None else loaded.train
+    return load_splits(read_config(Path(run_dir))).test
+
+
+def compare_runs(run_a: Path, run_b: Path, data_path: str | None, device_name: str = "auto", alpha: float = 0.05) -> dict:
+    """Both runs' accuracies with intervals and McNemar's exact test on the same images."""
+    from letterlab.evaluation.trained import load_trained, probabilities
+    from letterlab.models.inputs import pick_device
+
+    device = pick_device(device_name)
+    data = evaluation_images(run_a, data_path)
+    if not data_path and not np.array_equal(evaluation_images(run_b, None).images, data.images):
+        raise LetterlabError(f"{run_a} and {run_b} have different test splits; pass --data PATH to compare them on the same images")
+    correct = {}
+    for name, run in (("a", run_a), ("b", run_b)):
+        config, model = load_trained(run, device)
+        correct[name] = probabilities(model, data.images, device, config.train.precision).argmax(1) == data.labels
+    test = mcnemar_exact(correct["a"], correct["b"])
+    return {
+        "data": data.source, "n": len(data),
+        "a": {"run": str(run_a), **accuracy_with_interval(correct["a"])},
+        "b": {"run": str(run_b), **accuracy_with_interval(correct["b"])},
+        **test, "alpha": alpha, "significant": test["p_value"] < alpha,
+    }
+
+
+def format_comparison(result: dict) -> str:
+    lines = [f"{result['n']} images from {result['data']}"]
+    for key in ("a", "b"):
+        r = result[key]
+        lines.append(f"{key.upper()} {r['run']}: accuracy {r['accuracy']:.4f} "
+                     f"(95% CI {r['ci95'][0]:.4f}-{r['ci95'][1]:.4f}), {r['correct']}/{r['n']}")
+    verdict = "significant" if result["significant"] else "not significant"
+    lines.append(f"only A correct: {result['only_a_correct']}, only B correct: {result['only_b_correct']}")
+    lines.append(f"McNemar exact p = {result['p_value']:.4g}: the difference is {verdict} at {result['alpha']}")
+    return "\n".join(lines)
