@@ -1,0 +1,88 @@
+"""`letterlab data ...`: look at, convert and download letter-image data. Heavy imports happen in the handlers.
+
+Each sub-command has an `_add_<name>(commands)` that defines its arguments and a `_run_<name>(args)` handler
+returning the exit code; user errors are raised as LetterlabError (main prints them as one line, exit 2)."""
+
+from __future__ import annotations
+
+import argparse
+
+FORMAT_HELP = ("course folder or .data/.pkl file, folder of A-J PNG subfolders, .tar.gz/.tgz, "
+               "idx file (...-images-idx3-ubyte[.gz]) or .npz")
+
+
+def register(subparsers) -> None:
+    """Add the `data` command group to the top-level `subparsers`."""
+    parser = subparsers.add_parser("data", help="inspect, convert and download letter-image data",
+                                   description="Inspect, convert and download letter-image data.")
+    commands = parser.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
+    parser.set_defaults(func=lambda args: _print_help(parser))
+    _add_info(commands)
+    _add_convert(commands)
+    _add_download(commands)
+
+
+def _print_help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _add_info(commands) -> None:
+    parser = commands.add_parser("info", help="counts per letter, shape, pixel range, duplicates, skipped files")
+    parser.add_argument("path", nargs="?", metavar="PATH", help=f"data to describe ({FORMAT_HELP}); "
+                                                                 "default: the embedded set")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.set_defaults(func=_run_info)
+
+
+def _run_info(args) -> int:
+    import json
+
+    from letterlab.data.info import data_info, format_info
+    from letterlab.data.registry import load_data
+
+    summary = data_info(load_data(args.path))
+    print(json.dumps(summary, indent=2) if args.json else format_info(summary))
+    return 0
+
+
+def _add_convert(commands) -> None:
+    from letterlab.data.convert import FORMATS
+
+    parser = commands.add_parser("convert", help="write data in another format",
+                                 description="Write the train part (and test part, if any) of SRC in another "
+                                             "format. Existing files are never overwritten without --force.")
+    parser.add_argument("source", metavar="SRC", help=f"data to convert ({FORMAT_HELP})")
+    parser.add_argument("--to", required=True, choices=FORMATS, help="output format")
+    parser.add_argument("--out", required=True, metavar="DST",
+                        help="output: a folder for course, idx and folder; a file for npz")
+    parser.add_argument("--force", action="store_true", help="overwrite existing output")
+    parser.set_defaults(func=_run_convert)
+
+
+def _run_convert(args) -> int:
+    from letterlab.data.convert import convert
+
+    for path in convert(args.source, args.to, args.out, force=args.force):
+        print(f"wrote {path}")
+    return 0
+
+
+def _add_download(commands) -> None:
+    from letterlab.data.download import URLS
+
+    parser = commands.add_parser("download", help="download a notMNIST archive (resumable, checked)")
+    parser.add_argument("name", choices=sorted(URLS), help="data set to download")
+    parser.add_argument("--url", help="download from this URL instead of the default")
+    parser.add_argument("--out", default=".", metavar="DIR", help="folder to save into (default: .)")
+    parser.add_argument("--sha256", metavar="HEX", help="expected sha256 of the archive")
+    parser.add_argument("--extract", action="store_true", help="also extract the archive beside it")
+    parser.set_defaults(func=_run_download)
+
+
+def _run_download(args) -> int:
+    from letterlab.data.download import download_dataset
+
+    path, count = download_dataset(args.name, url=args.url, out=args.out, sha256=args.sha256, extract=args.extract)
+    print(f"{path}: {count} PNG images in A-J folders{' (extracted)' if args.extract else ''}")
+    return 0

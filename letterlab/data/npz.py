@@ -1,0 +1,50 @@
+"""NumPy .npz archives: arrays 'images' and 'labels' (optionally 'test_images' and 'test_labels'); never pickle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from letterlab.data.arrays import to_letter_images
+from letterlab.data.dataset import LetterImages, LoadedData
+from letterlab.errors import DataError
+
+
+def load_npz(path: str | Path) -> LoadedData:
+    """Load 'images' and 'labels' (other arrays ignored, except a 'test_images'/'test_labels' pair)."""
+    path = Path(path)
+    names, arrays = _read_arrays(path)
+    missing = [key for key in ("images", "labels") if key not in arrays]
+    if missing:
+        found = ", ".join(names) or "no arrays"
+        raise DataError(path, f"lacks array {' and '.join(repr(m) for m in missing)} (found {found})")
+    train = to_letter_images(arrays["images"], arrays["labels"], str(path))
+    test = None
+    if "test_images" in arrays and "test_labels" in arrays:
+        test = to_letter_images(arrays["test_images"], arrays["test_labels"], f"{path} (test part)")
+    return LoadedData(train=train, test=test)
+
+
+def _read_arrays(path: Path) -> tuple[list[str], dict[str, np.ndarray]]:
+    """All array names in the archive, and the arrays this loader uses."""
+    wanted = ("images", "labels", "test_images", "test_labels")
+    try:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise DataError(path, "is a single .npy array, not an .npz archive with 'images' and 'labels'")
+        with archive:
+            return archive.files, {name: archive[name] for name in archive.files if name in wanted}
+    except DataError:
+        raise
+    except Exception as error:  # zip, header or pickle refusals: report them all as one line
+        raise DataError(path, f"not a readable .npz archive ({type(error).__name__}: {error})") from None
+
+
+def save_npz(path: str | Path, train: LetterImages, test: LetterImages | None = None) -> None:
+    """Write a compressed .npz with 'images', 'labels' (uint8) and, when given, 'test_images', 'test_labels'."""
+    arrays = {"images": train.images, "labels": train.labels.astype(np.uint8)}
+    if test is not None:
+        arrays.update(test_images=test.images, test_labels=test.labels.astype(np.uint8))
+    with open(path, "wb") as handle:  # a file object, so numpy does not append '.npz' to the name
+        np.savez_compressed(handle, **arrays)

@@ -1,0 +1,40 @@
+"""Small fixtures shared by the test files."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from letterlab import NUM_CLASSES
+from letterlab.data.dataset import LetterImages
+
+NOTMNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "notmnist"
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch):
+    """Every test gets its own LETTERLAB_CACHE, so no test reads or fills the user's cache."""
+    cache = tmp_path / "letterlab-cache"
+    monkeypatch.setenv("LETTERLAB_CACHE", str(cache))
+    return cache
+
+
+@pytest.fixture
+def make_letters():
+    """A factory for small random LetterImages: `make_letters(count=40, seed=0)`, labels cycling 0..9."""
+
+    def make(count: int = 40, seed: int = 0, source: str = "<test>") -> LetterImages:
+        rng = np.random.default_rng(seed)
+        images = rng.integers(0, 256, size=(count, 28, 28), dtype=np.uint8)
+        labels = np.arange(count, dtype=np.int64) % NUM_CLASSES
+        return LetterImages(images, labels, source)
+
+    return make
+
+
+@pytest.fixture
+def notmnist_dir() -> Path:
+    """The real notMNIST files in ../shared/data/notmnist (read-only); skips the test when absent."""
+    if not NOTMNIST_DIR.is_dir():
+        pytest.skip(f"real notMNIST data not found at {NOTMNIST_DIR}")
+    return NOTMNIST_DIR
