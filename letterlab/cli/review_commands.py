@@ -36,6 +36,7 @@ def register(subparsers) -> None:
 
 def run_errors(args) -> int:
     from letterlab.evaluation.errors import format_pairs, run_mistakes, write_error_report
+    from letterlab.evaluation.metrics import format_per_class
 
     run_dir = Path(args.run)
     mistakes = run_mistakes(run_dir, args.data, args.device)
@@ -45,6 +46,7 @@ def run_errors(args) -> int:
         return 0
     print(f"{report['mistakes']} of {report['n']} images misclassified ({report['source']})")
     print("\nmost confused pairs:\n" + format_pairs(report["pairs"]))
+    print("\n" + format_per_class(report["per_class"]))
     print("\ngrids: " + ", ".join(report["grids"]) if report["grids"] else "\nno grids: no mistakes")
     return 0
 

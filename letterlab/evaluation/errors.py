@@ -54,7 +54,7 @@ def confused_pairs(labels: np.ndarray, predicted: np.ndarray, top: int = 10) -> 
     np.fill_diagonal(off, 0)
     flat = [(int(off[t, p]), t, p) for t in range(len(off)) for p in range(len(off)) if off[t, p]]
     flat.sort(key=lambda x: (-x[0], x[1], x[2]))
-    return [{"true": LETTERS[t], "predicted": LETTERS[p], "count": n, "share": round(n / support[t], 4)}
+    return [{"true": LETTERS[t], "predicted": LETTERS[p], "count": n, "share": float(n / support[t])}
             for n, t, p in flat[:top]]
 
 

@@ -72,7 +72,7 @@ def run_terminal(session: ReviewSession, read: Callable[[], str] = read_key, wri
     write(HELP)
     while (item := session.next_item()) is not None:
         progress = session.progress()
-        write(f"\nimage {progress['answered'] + 1} of {progress['total']} (index {item.index})")
+        write(f"\n{progress['answered']} of {progress['total']} answered; image {item.index}:")
         write(render_image(item.image, truecolour))
         key = ask(read, write)
         if key is None:

@@ -1,0 +1,125 @@
+"""Errors of a run: mistakes, confused pairs and grids checked on hand-worked cases; the `errors`
+and `review` commands end to end on a tiny trained run."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from letterlab.cli.main import main
+from letterlab.data.dataset import LetterImages
+from letterlab.evaluation.errors import CELL, confused_pairs, find_mistakes, format_pairs, write_error_report
+from letterlab.evaluation.metrics import confusion_matrix, per_class_scores
+
+
+def one_hot_probs(predicted, confidence):
+    """Probabilities (N, 10) whose argmax is `predicted` with the given value; the rest spread evenly."""
+    probs = np.repeat(((1 - np.asarray(confidence)) / 9)[:, None], 10, axis=1)
+    probs[np.arange(len(predicted)), predicted] = confidence
+    return probs
+
+
+def letters(labels, fill=None):
+    images = np.zeros((len(labels), 28, 28), np.uint8) if fill is None else fill
+    return LetterImages(images, np.asarray(labels, dtype=np.int64), "hand")
+
+
+def test_mistakes_are_the_wrong_ones_most_confident_first_ties_by_index():
+    data = letters([0, 1, 2, 3, 4, 4])
+    probs = one_hot_probs([0, 2, 2, 5, 5, 9], [0.9, 0.5, 0.8, 0.7, 0.5, 0.95])
+    mistakes = find_mistakes(data, probs)
+    assert mistakes.index.tolist() == [5, 3, 1, 4]
+    assert mistakes.predicted.tolist() == [9, 5, 2, 5]
+    assert mistakes.labels.tolist() == [4, 3, 1, 4]
+    assert mistakes.confidence == pytest.approx([0.95, 0.7, 0.5, 0.5])
+    assert mistakes.rows()[0] == {"index": 5, "true": "E", "predicted": "J", "confidence": 0.95}
+
+
+def test_confused_pairs_counted_by_hand():
+    labels = np.array([4, 4, 4, 4, 5, 5, 1, 1, 1, 0])  # four E, two F, three B, one A
+    predicted = np.array([5, 5, 4, 2, 4, 5, 3, 3, 1, 0])  # E->F twice, E->C, F->E, B->D twice
+    pairs = confused_pairs(labels, predicted)
+    assert [(p["true"], p["predicted"], p["count"]) for p in pairs] == [("B", "D", 2), ("E", "F", 2), ("E", "C", 1), ("F", "E", 1)]
+    assert pairs[0]["share"] == pytest.approx(2 / 3) and pairs[1]["share"] == 0.5
+    assert confused_pairs(labels, predicted, top=1) == pairs[:1]
+    assert format_pairs([]) == "no mistakes"
+    assert "E     F" in format_pairs(pairs)
+
+
+def test_report_writes_grids_per_pair_and_reuses_per_class_scores(tmp_path):
+    labels = [4, 4, 4, 1, 0, 0]
+    images = np.zeros((6, 28, 28), np.uint8)
+    images[0] = 255  # the most confident mistake: its grid cell must be white
+    probs = one_hot_probs([5, 5, 4, 3, 0, 0], [0.99, 0.6, 0.9, 0.7, 0.9, 0.9])
+    mistakes = find_mistakes(letters(labels, images), probs)
+    report = write_error_report(mistakes, tmp_path / "out")
+    assert report["mistakes"] == 3 and report["n"] == 6
+    assert [g.rsplit("/", 1)[1] for g in report["grids"]] == ["errors.png", "errors-E-as-F.png", "errors-B-as-D.png"]
+    expected = per_class_scores(confusion_matrix(np.array(labels), np.array([5, 5, 4, 3, 0, 0])))
+    assert report["per_class"] == expected
+    assert json.loads((tmp_path / "out" / "errors.json").read_text())["pairs"] == report["pairs"]
+    grid = np.asarray(Image.open(tmp_path / "out" / "errors.png"))
+    assert grid.shape == (CELL + 18, 3 * CELL)  # one row of three cells
+    assert grid[10:CELL - 10, 10:CELL - 10].min() == 255  # first cell: the white image
+    assert grid[10:CELL - 10, CELL + 10:2 * CELL - 10].max() == 0  # second: a black one
+    pair = Image.open(tmp_path / "out" / "errors-E-as-F.png")
+    assert pair.size == (2 * CELL, CELL + 18)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """A one-epoch MLP trained on 300 noise images, so it makes many mistakes."""
+    from letterlab.config import merge, run_from_dict
+    from letterlab.evaluation.run_results import train_and_evaluate
+    from letterlab.models.presets import preset_dict
+    from letterlab.training.run_folder import new_run_dir
+
+    root = tmp_path_factory.mktemp("errors")
+    rng = np.random.default_rng(0)
+    np.savez(root / "noise.npz", images=rng.integers(0, 256, (300, 28, 28), dtype=np.uint8), labels=np.arange(300) % 10)
+    config = run_from_dict(merge(preset_dict("mlp-tanh-50"), {"train": {"epochs": 1}, "data": str(root / "noise.npz")}), where="test")
+    run_dir = new_run_dir(str(root / "run"), config.preset)
+    train_and_evaluate(config, run_dir, "cpu", progress=False)
+    return run_dir
+
+
+def test_errors_command_on_run_split_and_on_data(trained_run, tmp_path, capsys):
+    assert main(["errors", str(trained_run), "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert "misclassified" in printed and "[run test split]" in printed and "most confused pairs" in printed
+    report = json.loads((trained_run / "errors" / "errors.json").read_text())
+    assert report["n"] == 60 and report["mistakes"] == len(report["errors"]) > 0  # test split: 20% of 300
+    assert (trained_run / "errors" / "errors.png").exists()
+
+    assert main(["errors", str(trained_run), "--data", str(trained_run.parent / "noise.npz"), "--out", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 300  # all of a source without a test part
+    assert (tmp_path / "errors.png").exists()
+
+    images = np.zeros((5, 28, 28), np.uint8)
+    np.savez(tmp_path / "parts.npz", images=images, labels=np.arange(5), test_images=images[:3], test_labels=np.arange(3))
+    assert main(["errors", str(trained_run), "--data", str(tmp_path / "parts.npz"), "--out", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["source"].endswith("(test part)")
+
+
+def test_errors_command_reports_bad_run_in_one_line(tmp_path, capsys):
+    assert main(["errors", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip().count("\n") == 0
+
+
+def test_review_command_saves_answers_and_resumes(trained_run, monkeypatch, capsys):
+    import io
+
+    monkeypatch.setenv("COLORTERM", "truecolor")
+    monkeypatch.setattr("sys.stdin", io.StringIO("a\nz\n?\nq\n"))  # 'z' is not an answer: asked again
+    assert main(["review", str(trained_run), "--limit", "3", "--device", "cpu"]) == 0
+    answers = json.loads((trained_run / "review.json").read_text())["answers"]
+    assert sorted(a["answer"] for a in answers.values()) == ["?", "A"]
+    assert "\x1b[38;2;" in capsys.readouterr().out  # 24-bit colour when COLORTERM says so
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("b\n"))  # resumes at the third image; the queue then ends
+    assert main(["review", str(trained_run), "--limit", "3", "--device", "cpu"]) == 0
+    answers = json.loads((trained_run / "review.json").read_text())["answers"]
+    assert sorted(a["answer"] for a in answers.values()) == ["?", "A", "B"]
+    assert "answered 3 images (1 unreadable)" in capsys.readouterr().out
+    assert main(["review", str(trained_run), "--limit", "0"]) == 2
