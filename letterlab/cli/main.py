@@ -13,6 +13,7 @@ from letterlab.errors import LetterlabError
 COMMAND_MODULES = [
     "letterlab.cli.train_commands",
     "letterlab.cli.data_commands",
+    "letterlab.cli.report_commands",
     "letterlab.cli.review_commands",
 ]
 

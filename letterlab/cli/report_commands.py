@@ -1,0 +1,71 @@
+"""`letterlab reproduce` (train the homework's experiments and report on them) and `letterlab report`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from letterlab.cli.train_commands import PRESET_NAMES, add_data_argument, add_device_argument
+
+
+def register(subparsers) -> None:
+    reproduce = subparsers.add_parser(
+        "reproduce", help="run the homework's six experiments and write one report",
+        description="Train the homework's presets into one folder (a run folder per preset and seed), reusing finished "
+                    "runs and resuming interrupted ones, then write summary.json, report.md and report.html there.")
+    add_data_argument(reproduce)
+    reproduce.add_argument("--out", metavar="DIR", help="output folder (default reports/<time>); rerun with it to continue")
+    reproduce.add_argument("--presets", metavar="A,B,...", help=f"comma-separated subset of: {', '.join(PRESET_NAMES)}")
+    profile = reproduce.add_mutually_exclusive_group()
+    profile.add_argument("--quick", dest="profile", action="store_const", const="quick",
+                         help="smoke run of about a minute (MLPs 3 epochs, CNNs 1)")
+    profile.add_argument("--full", dest="profile", action="store_const", const="full", help="the homework's exact settings")
+    reproduce.set_defaults(profile="default")
+    reproduce.add_argument("--seeds", type=int, default=1, metavar="N", help="repeat each preset with seeds 0..N-1 (default 1)")
+    reproduce.add_argument("--faithful", action="store_true",
+                           help="also train the four MLPs with the homework's double-softmax bug, side by side")
+    reproduce.add_argument("--force", action="store_true", help="retrain runs that are already complete")
+    add_device_argument(reproduce)
+    reproduce.add_argument("--no-progress", action="store_true", help="no progress bar")
+    reproduce.set_defaults(func=run_reproduce)
+
+    report = subparsers.add_parser("report", help="(re)write summary.json, report.md and report.html of a folder of runs",
+                                   description="Render the report from the finished run folders under DIR.")
+    report.add_argument("out", metavar="DIR")
+    report.set_defaults(func=run_report)
+
+
+def parse_presets(text: str | None) -> list[str]:
+    from letterlab.errors import ConfigError
+
+    if not text:
+        return list(PRESET_NAMES)
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in PRESET_NAMES]
+    if unknown or not names:
+        raise ConfigError(f"--presets: unknown preset {unknown[0] if unknown else text!r} (known: {', '.join(PRESET_NAMES)})")
+    return list(dict.fromkeys(names))
+
+
+def run_reproduce(args) -> int:
+    from letterlab.reports.document import render_report
+    from letterlab.reports.reproduce import plan_runs, reproduce
+
+    out = Path(args.out or f"reports/{time.strftime('%Y%m%d-%H%M%S')}")
+    data = str(Path(args.data).resolve()) if args.data else ""
+    plan = plan_runs(parse_presets(args.presets), args.profile, args.seeds, args.faithful, data)
+    print(f"output folder: {out} ({len(plan)} runs, profile {args.profile}; rerun with --out {out} to continue)")
+    started = time.perf_counter()
+    reproduce(out, plan, force=args.force, device=args.device, progress=False if args.no_progress else None)
+    written = render_report(out)
+    print(f"done in {time.perf_counter() - started:.0f} s: {written['summary']}, {written['markdown']}, {written['html']}")
+    print(f"curves of every run: tensorboard --logdir {out}")
+    return 0
+
+
+def run_report(args) -> int:
+    from letterlab.reports.document import render_report
+
+    written = render_report(Path(args.out))
+    print(f"wrote {written['summary']}, {written['markdown']}, {written['html']}")
+    return 0

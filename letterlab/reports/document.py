@@ -1,0 +1,126 @@
+"""The report as a list of blocks built from run folders alone; `markdown` and `html` render the
+same blocks. `render_report` writes summary.json, report.md and report.html."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from letterlab.errors import LetterlabError
+from letterlab.evaluation.figures import figure_to_png
+from letterlab.reports import plots
+from letterlab.reports.blocks import Block, Bullets, Heading, Image, Paragraph, Table
+from letterlab.reports.html import to_html
+from letterlab.reports.markdown import to_markdown
+from letterlab.reports.profiles import differences_from_homework
+from letterlab.reports.questions import BUG, Answer, answer_all, percent, with_spread
+from letterlab.reports.summary import Experiment, Run, load_experiments, write_summary
+from letterlab.training.files import write_text_atomic
+
+FIGURES = "report-figures"  # the report's own PNGs, beside report.md
+RUN_FIGURES = "figures"  # a run folder's inspection PNGs (error grids, filters, ...), shown in its section
+
+
+class FigureWriter:
+    """Saves figures as PNGs under `out/report-figures` and returns Image blocks pointing at them."""
+
+    def __init__(self, out: Path):
+        self.out = out
+        (out / FIGURES).mkdir(exist_ok=True)
+
+    def __call__(self, figure, name: str, alt: str) -> Image:
+        (self.out / FIGURES / f"{name}.png").write_bytes(figure_to_png(figure))
+        return Image(f"{FIGURES}/{name}.png", alt)
+
+
+def run_figures(out: Path, run: Run) -> list[Block]:
+    """Any PNGs a later step saved in the run folder's `figures/` subfolder, in name order."""
+    images = sorted((run.path / RUN_FIGURES).glob("*.png"))
+    if not images:
+        return []
+    return [Heading(4, f"Inspection figures: {run.name}")] + [
+        Image(str(path.relative_to(out)), f"{run.name}: {path.stem}") for path in images]
+
+
+def comparison_table(experiments: list[Experiment]) -> Table:
+    header = ["experiment", "parameters", "epochs", "seeds", "training s", "s per epoch",
+              "train accuracy", "validation accuracy", "test accuracy", "test loss"]
+    rows = [[e.name, f"{e.parameters:,}", str(e.config.train.epochs), str(len(e.runs)), f"{e.mean('train_seconds'):.1f}",
+             f"{e.mean('seconds_per_epoch'):.3f}", with_spread(e, "train_accuracy"), with_spread(e, "val_accuracy"),
+             with_spread(e, "test_accuracy"), f"{e.mean('test_loss'):.3f}"] for e in experiments]
+    return Table(header, rows)
+
+
+def overview(out: Path, experiments: list[Experiment]) -> list[Block]:
+    data = experiments[0].runs[0].environment.get("data", {})
+    runs = sum(len(e.runs) for e in experiments)
+    blocks: list[Block] = [
+        Heading(1, "The homework, reproduced"),
+        Paragraph(f"{runs} runs in {len(experiments)} experiments, read from the run folders under {out}. "
+                  f"Data: {data.get('source', 'unknown')}; train {data.get('train')}, validation {data.get('val')}, "
+                  f"test {data.get('test')} images. TensorBoard: tensorboard --logdir {out}"),
+    ]
+    changed = [f"{e.name}: {'; '.join(d)}" for e in experiments if (d := differences_from_homework(e.config))]
+    blocks.append(Paragraph("Settings that differ from the homework's:" if changed else "Every experiment used the homework's settings."))
+    if changed:
+        blocks.append(Bullets(changed))
+    return blocks
+
+
+def question_blocks(answer: Answer, found: dict[str, Experiment], figures: FigureWriter) -> list[Block]:
+    blocks: list[Block] = [Heading(3, f"{answer.number}. {answer.title}"), Paragraph(f"Homework: {answer.claim}")]
+    if answer.rows:
+        blocks.append(Table(answer.header, answer.rows))
+    blocks.append(Bullets(answer.verdicts))
+    if answer.missing or not answer.rows:
+        return blocks
+    if answer.number == 1:
+        shown = [found[name] for name in ("mlp-sigmoid-50", "mlp-tanh-50", "mlp-sigmoid-50" + BUG, "mlp-tanh-50" + BUG) if name in found]
+        blocks.append(figures(plots.gradient_figure(shown), "q1-first-layer-gradient", "first-layer gradient per epoch"))
+    if answer.number == 5:
+        shown = [e for e in found.values() if e.name.startswith("mlp-")]
+        blocks.append(figures(plots.validation_figure(shown), "q5-double-softmax", "validation curves with and without the bug"))
+    return blocks
+
+
+def experiment_blocks(out: Path, experiment: Experiment, figures: FigureWriter) -> list[Block]:
+    seeds = ", ".join(str(run.config.train.seed) for run in experiment.runs)
+    blocks: list[Block] = [
+        Heading(3, experiment.name),
+        Paragraph(f"Test accuracy {with_spread(experiment, 'test_accuracy')} (seeds {seeds}; best seed "
+                  f"{percent(max(experiment.values('test_accuracy')))}); {experiment.config.train.epochs} epochs, "
+                  f"{experiment.mean('seconds_per_epoch'):.3f} s per epoch. Run folders: "
+                  f"{', '.join(run.name for run in experiment.runs)}."),
+        figures(plots.curves_figure(experiment), f"{experiment.name}-curves", f"{experiment.name}: loss and accuracy"),
+        figures(plots.test_confusion_figure(experiment), f"{experiment.name}-confusion", f"{experiment.name}: test confusion matrix"),
+    ]
+    for run in experiment.runs:
+        blocks += run_figures(out, run)
+    return blocks
+
+
+def build_document(out: Path, experiments: list[Experiment]) -> list[Block]:
+    figures = FigureWriter(out)
+    found = {e.name: e for e in experiments}
+    blocks = overview(out, experiments)
+    blocks += [Heading(2, "Comparison"), comparison_table(experiments),
+               figures(plots.validation_figure(experiments), "validation-curves", "validation curves of every experiment")]
+    blocks.append(Heading(2, "The homework's questions"))
+    for answer in answer_all(experiments):
+        blocks += question_blocks(answer, found, figures)
+    blocks.append(Heading(2, "Experiments"))
+    for experiment in experiments:
+        blocks += experiment_blocks(out, experiment, figures)
+    return blocks
+
+
+def render_report(out: Path) -> dict[str, Path]:
+    """summary.json, report.md and report.html in `out`, from the finished run folders under it."""
+    out = Path(out)
+    experiments = load_experiments(out)
+    if not experiments:
+        raise LetterlabError(f"{out}: no finished run folders (config.json and results.json) to report on")
+    write_summary(out, experiments)
+    blocks = build_document(out, experiments)
+    write_text_atomic(out / "report.md", to_markdown(blocks))
+    write_text_atomic(out / "report.html", to_html(blocks, out))
+    return {"summary": out / "summary.json", "markdown": out / "report.md", "html": out / "report.html"}

@@ -1,0 +1,82 @@
+"""`reproduce`: train the homework's presets into one folder of run folders, reusing finished runs
+and resuming interrupted ones, then render the report from those folders."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from letterlab.config import RunConfig
+from letterlab.errors import LetterlabError
+from letterlab.models.presets import HOMEWORK_PRESETS
+from letterlab.reports.profiles import profile_config
+from letterlab.training.checkpoint import CHECKPOINT_INFO
+from letterlab.training.run_folder import CONFIG, RESULTS, read_config
+
+MLP_PRESETS = [name for name in HOMEWORK_PRESETS if name.startswith("mlp-")]
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    name: str  # run folder name under the output folder, e.g. "mlp-tanh-50-seed0"
+    config: RunConfig
+
+
+def plan_runs(presets: list[str], profile: str, seeds: int = 1, faithful: bool = False, data: str = "") -> list[PlannedRun]:
+    """One run per preset and seed; with `faithful`, the MLPs once more with the double-softmax bug."""
+    if seeds < 1:
+        raise LetterlabError(f"--seeds must be at least 1, got {seeds}")
+    variants = [(name, False) for name in presets]
+    if faithful:
+        variants += [(name, True) for name in presets if name in MLP_PRESETS]
+    plan = []
+    for name, double_softmax in variants:
+        for seed in range(seeds):
+            folder = f"{name}{'-double-softmax' if double_softmax else ''}-seed{seed}"
+            plan.append(PlannedRun(folder, profile_config(name, profile, seed=seed, double_softmax=double_softmax, data=data)))
+    return plan
+
+
+def run_status(run_dir: Path, config: RunConfig) -> str:
+    """"complete", "interrupted" (a checkpoint to resume from), "fresh" (nothing usable), or
+    "different" (a run with another config is there)."""
+    if not (run_dir / CONFIG).exists():
+        return "fresh"
+    try:
+        same = read_config(run_dir) == config
+    except LetterlabError:
+        return "different"
+    if not same:
+        return "different"
+    if (run_dir / RESULTS).exists():
+        return "complete"
+    return "interrupted" if (run_dir / CHECKPOINT_INFO).exists() else "fresh"
+
+
+def reproduce(out: Path, plan: list[PlannedRun], *, force: bool = False, device: str = "auto",
+              progress: bool | None = None, announce: Callable[[str], None] = print) -> dict[str, str]:
+    """Bring every planned run in `out` to completion; returns what was done with each run."""
+    from letterlab.evaluation.run_results import train_and_evaluate
+
+    out.mkdir(parents=True, exist_ok=True)
+    done = {}
+    for number, run in enumerate(plan, start=1):
+        run_dir = out / run.name
+        status = "fresh" if force else run_status(run_dir, run.config)
+        if status == "different":
+            raise LetterlabError(f"{run_dir}: holds a run with other settings; use --force to retrain it or choose another --out")
+        prefix = f"[{number}/{len(plan)}] {run.name}:"
+        if status == "complete":
+            announce(f"{prefix} complete, reused")
+            done[run.name] = "reused"
+            continue
+        if status == "fresh" and run_dir.exists():
+            shutil.rmtree(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        announce(f"{prefix} {'resuming' if status == 'interrupted' else 'training'} {run.config.train.epochs} epochs")
+        results = train_and_evaluate(run.config, run_dir, device, resume=status == "interrupted", progress=progress)
+        announce(f"{prefix} test accuracy {results['test_accuracy']:.4f}, {results['train_seconds']:.1f} s of training")
+        done[run.name] = "resumed" if status == "interrupted" else "trained"
+    return done
