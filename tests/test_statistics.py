@@ -77,10 +77,10 @@ def test_ece_zero_when_confidence_equals_accuracy():
 
 def test_temperature_recovers_the_generating_temperature_and_matches_a_scalar_search():
     generator = torch.Generator().manual_seed(0)
-    logits = torch.randn(20000, 10, generator=generator) * 3
+    logits = torch.randn(5000, 10, generator=generator) * 3
     labels = torch.multinomial(torch.softmax(logits / 2.0, 1), 1, generator=generator).squeeze(1)
     fitted = fit_temperature(logits, labels)
-    assert fitted == pytest.approx(2.0, rel=0.05)
+    assert fitted == pytest.approx(2.0, rel=0.1)
     nll = lambda t: float(F.cross_entropy(logits / t, labels))  # noqa: E731
     best = optimize.minimize_scalar(nll, bounds=(0.05, 20), method="bounded", options={"xatol": 1e-6}).x
     assert fitted == pytest.approx(best, rel=1e-3)

@@ -20,6 +20,9 @@ def register(subparsers) -> None:
     _add_info(commands)
     _add_convert(commands)
     _add_download(commands)
+    from letterlab.cli.inspect_commands import add_data_check  # `data check`, with the duplicate/leak finder
+
+    add_data_check(commands)
 
 
 def _print_help(parser: argparse.ArgumentParser) -> int:

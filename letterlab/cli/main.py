@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     "letterlab.cli.data_commands",
     "letterlab.cli.report_commands",
     "letterlab.cli.review_commands",
+    "letterlab.cli.inspect_commands",
 ]
 
 

@@ -1,0 +1,96 @@
+"""Features forming over time: a fixed panel of validation images (a few per letter, chosen once per
+run and stored in RUN/probes.npz) whose first-layer maps, top-3 predictions and saliency go to
+TensorBoard every epoch, with the first-layer filter grid. One small batch, no matplotlib."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from letterlab import LETTERS, NUM_CLASSES
+from letterlab.evaluation.inspect import conv_layers, explain, feature_maps, layer_weights, tile
+
+PROBES = "probes.npz"
+PER_CLASS = 2
+SCALE = 3  # probe images and saliency drawn 3x (84x84 pixels)
+
+
+def choose_probes(labels: np.ndarray, per_class: int = PER_CLASS, seed: int = 0) -> np.ndarray:
+    """Sorted indices: `per_class` images of each letter present (fewer when a letter has fewer)."""
+    rng = np.random.default_rng(seed)
+    picked = [rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in range(NUM_CLASSES)]
+    return np.sort(np.concatenate(picked))
+
+
+def probe_panel(run_dir: Path, val_images: np.ndarray, val_labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(images, labels) of the run's probe panel: read from RUN/probes.npz, or chosen and saved there."""
+    path = Path(run_dir) / PROBES
+    if not path.exists():
+        index = choose_probes(val_labels, seed=seed)
+        with open(path, "wb") as handle:
+            np.savez(handle, val_index=index, images=val_images[index], labels=val_labels[index])
+    with np.load(path) as stored:
+        return stored["images"], stored["labels"].astype(np.int64)
+
+
+def upscale(image: np.ndarray, factor: int) -> np.ndarray:
+    return np.kron(image, np.ones((factor, factor)))
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """float in [0, 1] (or any range, scaled to its min..max when outside) -> uint8."""
+    low, high = float(image.min()), float(image.max())
+    if low < 0 or high > 1:
+        image = (image - low) / (high - low) if high > low else np.zeros_like(image)
+    return (image * 255).round().astype(np.uint8)
+
+
+def prediction_panel(images: np.ndarray, labels: np.ndarray, probs: np.ndarray, saliency: np.ndarray, columns: int = 2) -> np.ndarray:
+    """uint8 RGB (H, W, 3): per probe, the image, its saliency and bars for the top 3 letters
+    (green: the true letter)."""
+    from PIL import Image, ImageDraw
+
+    side = 28 * SCALE
+    cell_w, cell_h = 2 * side + 150, side + 8
+    rows = -(-len(images) // columns)
+    canvas = Image.new("RGB", (columns * cell_w, rows * cell_h), "white")
+    draw = ImageDraw.Draw(canvas)
+    for i, (image, label) in enumerate(zip(images, labels)):
+        x, y = (i % columns) * cell_w, (i // columns) * cell_h + 4
+        canvas.paste(Image.fromarray(to_uint8(upscale(image / 255.0, SCALE))), (x + 4, y))
+        canvas.paste(Image.fromarray(to_uint8(upscale(saliency[i], SCALE))), (x + side + 8, y))
+        for rank, c in enumerate(np.argsort(-probs[i])[:3]):
+            top = y + 6 + rank * 26
+            left = x + 2 * side + 14
+            draw.rectangle([left + 18, top, left + 18 + int(100 * probs[i, c]), top + 14],
+                           fill="green" if c == label else "grey")
+            draw.text((left, top + 1), LETTERS[c], fill="black")
+            draw.text((left + 22, top + 1), f"{probs[i, c]:.2f}", fill="white" if probs[i, c] > 0.35 else "black")
+    return np.asarray(canvas)
+
+
+def probes_per_epoch(context):
+    """Hook factory: log the probe panel's maps, predictions and saliency, and the filter grid."""
+    from letterlab.models.inputs import images_to_tensor
+
+    images, labels = probe_panel(context.run_dir, context.splits.val.images, context.splits.val.labels, context.config.train.seed)
+    x = images_to_tensor(images, context.device)
+
+    def hook(state, result) -> None:
+        model, writer, step = state.model, context.writer, result.epoch
+        was_training = model.training
+        model.eval()
+        try:
+            probs, saliency, _ = explain(model, x)
+            writer.add_image("probes/predictions", prediction_panel(images, labels, probs, saliency), step, dataformats="HWC")
+            weights, _ = layer_weights(model, 1)
+            writer.add_image("probes/filters", to_uint8(upscale(tile(weights), 4 if conv_layers(model) else 1)), step, dataformats="HW")
+            if conv_layers(model):
+                maps = feature_maps(model, x, 1).float().cpu().numpy()  # (probes, C, h, w)
+                grids = np.stack([tile(m) for m in maps])
+                writer.add_image("probes/feature_maps", to_uint8(tile(grids, columns=NUM_CLASSES // 2, pad=4)), step, dataformats="HW")
+        finally:
+            model.train(was_training)
+
+    return hook
