@@ -3,7 +3,6 @@ grids of the misclassified images (most confident first, and one per confused pa
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,22 +112,9 @@ def write_error_report(mistakes: Mistakes, out_dir: Path, top_pairs: int = 5) ->
     return report
 
 
-def evaluation_data(run_dir: Path, data_path: str | None) -> LetterImages:
-    """The images a run is judged on: everything at `data_path` (a course folder: its test part),
-    or the run's own test split. The source names the split, so ids from the two never mix."""
-    from letterlab.data.registry import load_data
-    from letterlab.evaluation.run_results import load_splits
-    from letterlab.training.run_folder import read_config
-
-    if data_path:
-        loaded = load_data(data_path)
-        return loaded.test if loaded.test is not None else loaded.train
-    test = load_splits(read_config(run_dir)).test
-    return dataclasses.replace(test, source=f"{test.source} [run test split]")
-
-
 def run_mistakes(run_dir: Path, data_path: str | None, device_name: str = "auto") -> Mistakes:
     """Load the trained run, predict every evaluation image and return its mistakes."""
+    from letterlab.evaluation.run_results import evaluation_data
     from letterlab.evaluation.trained import load_trained, probabilities
     from letterlab.models.inputs import pick_device
 

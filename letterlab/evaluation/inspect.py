@@ -173,7 +173,7 @@ def inspect_run(run_dir: Path, *, filters: bool = False, layer: int = 1, maps: l
     from torch.utils.tensorboard import SummaryWriter
 
     from letterlab.evaluation.figures import figure_to_array
-    from letterlab.evaluation.statistics import evaluation_images
+    from letterlab.evaluation.run_results import evaluation_data
     from letterlab.evaluation.trained import load_trained
     from letterlab.models.inputs import pick_device
     from letterlab.training.writers import METRICS, read_jsonl
@@ -184,7 +184,7 @@ def inspect_run(run_dir: Path, *, filters: bool = False, layer: int = 1, maps: l
     if filters:
         figures[f"filters_layer{layer}"] = filters_figure(model, layer)
     if maps or saliency:
-        data = evaluation_images(run_dir, data_path)
+        data = evaluation_data(run_dir, data_path)
         wanted = [*maps, *saliency]
         bad = [i for i in wanted if not 0 <= i < len(data)]
         if bad:

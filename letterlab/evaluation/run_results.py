@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Callable
 
@@ -53,18 +54,23 @@ def train_and_evaluate(config: RunConfig, run_dir: Path, device_name: str = "aut
     return {**results, "text": _describe(results, test)}
 
 
-def evaluate_run(run_dir: Path, data_path: str | None, device_name: str = "auto") -> dict:
-    """Score a finished run on every image at `data_path` (a course folder: its test part), or on
-    the run's own test split when no path is given."""
+def evaluation_data(run_dir: Path, data_path: str | None) -> LetterImages:
+    """The images a run is judged on: everything at `data_path` (a course folder: its test part),
+    or the run's own test split. The source names the split, so ids from the two never mix."""
     from letterlab.data.registry import load_data
 
-    device = pick_device(device_name)
-    config, model = load_trained(run_dir, device)
     if data_path:
         loaded = load_data(data_path)
-        data = loaded.test if loaded.test is not None else loaded.train
-    else:
-        data = load_splits(read_config(run_dir)).test
+        return loaded.test if loaded.test is not None else loaded.train
+    test = load_splits(read_config(Path(run_dir))).test
+    return dataclasses.replace(test, source=f"{test.source} [run test split]")
+
+
+def evaluate_run(run_dir: Path, data_path: str | None, device_name: str = "auto") -> dict:
+    """Score a finished run on `evaluation_data(run_dir, data_path)`."""
+    device = pick_device(device_name)
+    config, model = load_trained(run_dir, device)
+    data = evaluation_data(run_dir, data_path)
     result = score(model, data, device, config.train.precision)
     return {**result, "text": _describe({"test_accuracy": result["accuracy"], "test_n": result["n"]}, result)}
 

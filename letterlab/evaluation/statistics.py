@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 
-from letterlab.data.dataset import LetterImages
 from letterlab.errors import LetterlabError
 
 Z_95 = 1.959963984540054  # the standard normal's 97.5% quantile
@@ -44,27 +43,15 @@ def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> dict:
     return {"only_a_correct": only_a, "only_b_correct": only_b, "p_value": p_value}
 
 
-def evaluation_images(run_dir: Path, data_path: str | None) -> LetterImages:
-    """Images a run is judged on: the test part of `data_path` (or all of it when it has no test
-    part), or the run's own test split when no path is given."""
-    from letterlab.data.registry import load_data
-    from letterlab.evaluation.run_results import load_splits
-    from letterlab.training.run_folder import read_config
-
-    if data_path:
-        loaded = load_data(data_path)
-        return loaded.test if loaded.test is not None else loaded.train
-    return load_splits(read_config(Path(run_dir))).test
-
-
 def compare_runs(run_a: Path, run_b: Path, data_path: str | None, device_name: str = "auto", alpha: float = 0.05) -> dict:
     """Both runs' accuracies with intervals and McNemar's exact test on the same images."""
+    from letterlab.evaluation.run_results import evaluation_data
     from letterlab.evaluation.trained import load_trained, probabilities
     from letterlab.models.inputs import pick_device
 
     device = pick_device(device_name)
-    data = evaluation_images(run_a, data_path)
-    if not data_path and not np.array_equal(evaluation_images(run_b, None).images, data.images):
+    data = evaluation_data(run_a, data_path)
+    if not data_path and not np.array_equal(evaluation_data(run_b, None).images, data.images):
         raise LetterlabError(f"{run_a} and {run_b} have different test splits; pass --data PATH to compare them on the same images")
     correct = {}
     for name, run in (("a", run_a), ("b", run_b)):
