@@ -57,9 +57,14 @@ def overview(out: Path, experiments: list[Experiment]) -> list[Block]:
         Heading(1, "The homework, reproduced"),
         Paragraph(f"{runs} runs in {len(experiments)} experiments, read from the run folders under {out}. "
                   f"Data: {data.get('source', 'unknown')}; train {data.get('train')}, validation {data.get('val')}, "
-                  f"test {data.get('test')} images. TensorBoard: tensorboard --logdir {out}"),
+                  f"test {data.get('test')} images. Validation is measured at the end of each epoch (the dots on the per-batch "
+                  f"plots). TensorBoard, all runs overlaid: tensorboard --logdir {out}"),
     ]
-    changed = [f"{e.name}: {'; '.join(d)}" for e in experiments if (d := differences_from_homework(e.config))]
+    by_change: dict[str, list[str]] = {}  # experiments grouped by what differs, so each change is listed once
+    for e in experiments:
+        if differences := differences_from_homework(e.config):
+            by_change.setdefault("; ".join(differences), []).append(e.name)
+    changed = [f"{', '.join(names)}: {change}" for change, names in by_change.items()]
     blocks.append(Paragraph("Settings that differ from the homework's:" if changed else "Every experiment used the homework's settings."))
     if changed:
         blocks.append(Bullets(changed))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from letterlab.evaluation.figures import confusion_figure
 from letterlab.reports.summary import Experiment
@@ -37,7 +38,10 @@ def curves_figure(experiment: Experiment) -> Figure:
             axes[row, column].set_ylabel(what)
             axes[row, column].set_title(f"{what} per {unit.split()[0]}")
             axes[row, column].grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=7)
     axes[1, 1].legend(fontsize=7)
+    for axis in axes[1]:
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     figure.suptitle(experiment.name)
     figure.tight_layout()
     return figure
@@ -60,6 +64,7 @@ def validation_figure(experiments: list[Experiment]) -> Figure:
     for axis, title in zip(axes, ("validation loss", "validation accuracy")):
         axis.set_xlabel("epoch")
         axis.set_title(title)
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(alpha=0.3)
     axes[1].legend(fontsize=7)
     figure.tight_layout()
@@ -75,6 +80,7 @@ def gradient_figure(experiments: list[Experiment]) -> Figure:
     axis.set_yscale("log")
     axis.set_xlabel("epoch")
     axis.set_ylabel("mean |dL/dW| of the first layer")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.set_title("gradient reaching the first layer")
     axis.grid(alpha=0.3, which="both")
     axis.legend(fontsize=8)

@@ -62,7 +62,7 @@ def points(difference: float) -> str:
 def _missing(answer: Answer, found: dict[str, Experiment], names: list[str]) -> bool:
     answer.missing = [name for name in names if name not in found]
     if answer.missing:
-        answer.verdicts = [f"Not answered: {', '.join(answer.missing)} was not run."]
+        answer.verdicts = [f"Not answered: {', '.join(answer.missing)} {'was' if len(answer.missing) == 1 else 'were'} not run."]
     return bool(answer.missing)
 
 
@@ -107,9 +107,10 @@ def wide_vs_deep(found: dict[str, Experiment], suffix: str = "") -> Answer:
         return answer
     wide, deep = found[wide_name], found[deep_name]
     answer.header = ["experiment", "parameters", "homework's count", "training MFLOPs per image", "seconds per epoch", "test accuracy"]
+    flops = {}
     for e, preset in ((wide, "mlp-tanh-500"), (deep, "mlp-tanh-100x2")):
-        flops = training_flops_per_image(build_model(e.config.model)) / 1e6
-        answer.rows.append([e.name, f"{e.parameters:,}", f"{HOMEWORK_PARAMETERS[preset]:,}", f"{flops:.2f}",
+        flops[e.name] = training_flops_per_image(build_model(e.config.model)) / 1e6
+        answer.rows.append([e.name, f"{e.parameters:,}", f"{HOMEWORK_PARAMETERS[preset]:,}", f"{flops[e.name]:.2f}",
                             f"{e.mean('seconds_per_epoch'):.3f}", with_spread(e, "test_accuracy")])
     counts_match = wide.parameters == HOMEWORK_PARAMETERS["mlp-tanh-500"] and deep.parameters == HOMEWORK_PARAMETERS["mlp-tanh-100x2"]
     answer.verdicts.append(f"Parameter counts {'match' if counts_match else 'do not match'} the homework's "
@@ -122,8 +123,9 @@ def wide_vs_deep(found: dict[str, Experiment], suffix: str = "") -> Answer:
     else:
         speed = "does not hold"
     answer.conclusions["two layers of 100 train about 4x faster than 500"] = speed == "holds"
-    answer.verdicts.append(f"Measured: an epoch of the two-layer net takes 1/{speedup:.2f} of the wide net's time: "
-                           f"the claim of about {CLAIMED_SPEEDUP:.0f}x faster {speed}.")
+    answer.verdicts.append(f"Measured: an epoch of the two-layer net takes 1/{speedup:.2f} of the wide net's time "
+                           f"(its FLOPs: 1/{flops[wide.name] / flops[deep.name]:.2f}): the claim of about "
+                           f"{CLAIMED_SPEEDUP:.0f}x faster {speed}. Times are wall-clock and shift with the machine's load.")
     difference, relation = compare(deep, wide)
     answer.conclusions["two layers of 100 are about as accurate as 500"] = relation == "about equal"
     answer.verdicts.append(f"Accuracy: the two-layer net is {relation} ({points(difference)} test accuracy against the wide net): "
