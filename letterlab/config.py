@@ -6,6 +6,7 @@ A run is described by `RunConfig` = model (MLPConfig or CNNConfig) + TrainConfig
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,17 +166,20 @@ def validate(config: RunConfig, where: str = "config") -> None:
     """Range checks that types alone cannot express."""
     t, m = config.train, config.model
     checks = [
-        (t.lr > 0, "train.lr must be > 0"),
+        (0 < t.lr < math.inf, "train.lr must be > 0 and finite"),
         (t.batch_size >= 1, "train.batch_size must be >= 1"),
+        (t.eval_batch_size >= 1, "train.eval_batch_size must be >= 1"),
         (t.epochs >= 0, "train.epochs must be >= 0"),
         (0 < t.val_fraction < 1, "train.val_fraction must be between 0 and 1"),
         (0 < t.test_fraction < 1, "train.test_fraction must be between 0 and 1"),
-        (t.momentum >= 0 and t.weight_decay >= 0, "train.momentum and train.weight_decay must be >= 0"),
+        (0 <= t.momentum < math.inf and 0 <= t.weight_decay < math.inf, "train.momentum and train.weight_decay must be finite and >= 0"),
+        (0 < m.init_std < math.inf, "model.init_std must be > 0 and finite"),
     ]
     if isinstance(m, MLPConfig):
         checks.append((all(h >= 1 for h in m.hidden), "model.hidden sizes must be >= 1"))
     else:
-        checks.append((all(b.filters >= 1 and b.kernel >= 1 and b.stride >= 1 for b in m.blocks), "model.blocks need filters, kernel and stride >= 1"))
+        checks.append((all(b.filters >= 1 and b.kernel >= 1 and b.stride >= 1 and b.pool >= 0 for b in m.blocks),
+                       "model.blocks need filters, kernel and stride >= 1 and pool >= 0"))
         drops = [m.input_dropout, m.fc_dropout] + [b.dropout for b in m.blocks]
         checks.append((all(0 <= p < 1 for p in drops), "dropout probabilities must be in [0, 1)"))
         checks.append((all(h >= 1 for h in m.fc), "model.fc sizes must be >= 1"))

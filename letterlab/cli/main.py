@@ -28,7 +28,18 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
+    _add_debug_to_subcommands(parser)
     return parser
+
+
+def _add_debug_to_subcommands(parser: argparse.ArgumentParser) -> None:
+    """Let `--debug` follow any (sub-)command too. Its default there is "unset", so that a sub-parser
+    does not overwrite a `--debug` given before the command."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):  # aliases share a parser
+                sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show the full traceback on errors")
+                _add_debug_to_subcommands(sub)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,13 +50,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.func(args) or 0
-    except LetterlabError as error:
+    except (LetterlabError, OSError) as error:  # OSError: disk full, permissions, files vanishing
         if args.debug:
             raise
-        print(f"letterlab: error: {error}", file=sys.stderr)
-        return error.exit_code
-    except KeyboardInterrupt:
-        print("letterlab: interrupted", file=sys.stderr)
+        problem = f"{error.filename}: {error.strerror}" if isinstance(error, OSError) and error.filename else error
+        print(f"letterlab: error: {problem}", file=sys.stderr)
+        return getattr(error, "exit_code", 2)
+    except KeyboardInterrupt as error:  # training raises it with a message saying what is kept
+        print(f"letterlab: interrupted{': ' + str(error) if str(error) else ''}", file=sys.stderr)
         return 130
 
 

@@ -68,17 +68,26 @@ def add_device_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="default: CUDA when available, else CPU")
 
 
+OVERRIDES = ("epochs", "lr", "batch_size", "seed", "batch_order", "precision")
+
+
 def resolve_config(args):
-    """RunConfig from --preset or --config plus command-line overrides."""
+    """RunConfig from --preset or --config plus command-line overrides; errors name the file and key."""
     from letterlab.config import load_toml, merge, run_from_dict
+    from letterlab.errors import ConfigError
     from letterlab.models.presets import preset_dict
 
     values = preset_dict(args.preset) if args.preset else {}
     if args.config:
         from_file = load_toml(args.config)
-        values = merge(preset_dict(from_file["preset"]) if "preset" in from_file else {}, from_file)
-    overrides = {key: getattr(args, key) for key in ("epochs", "lr", "batch_size", "seed", "batch_order", "precision")
-                 if getattr(args, key, None) is not None}
+        for table in ("model", "train"):
+            if not isinstance(from_file.get(table, {}), dict):
+                raise ConfigError(f"{args.config}: {table}: expected a table, got {from_file[table]!r}")
+        try:
+            values = merge(preset_dict(str(from_file["preset"])) if "preset" in from_file else {}, from_file)
+        except ConfigError as error:
+            raise ConfigError(f"{args.config}: preset: {error}") from None
+    overrides = {key: getattr(args, key) for key in OVERRIDES if getattr(args, key, None) is not None}
     if getattr(args, "double_softmax", False):
         overrides["loss"] = "double_softmax"
     values = merge(values, {"train": overrides})
@@ -91,15 +100,22 @@ def run_train(args) -> int:
     from letterlab.evaluation.run_results import train_and_evaluate
 
     if args.resume:
+        from letterlab.errors import ConfigError
+        from letterlab.training.checkpoint import checkpoint_info
         from letterlab.training.run_folder import read_config
 
+        given = [f"--{key.replace('_', '-')}" for key in OVERRIDES + ("data", "out", "double_softmax")
+                 if getattr(args, key) not in (None, False)]
+        if given:
+            raise ConfigError(f"--resume continues {args.resume} with its saved config; {given[0]} cannot be combined with it")
         run_dir, config = Path(args.resume), read_config(Path(args.resume))
+        checkpoint_info(run_dir)  # refuse a missing or tampered checkpoint before loading any data
     else:
         from letterlab.training.run_folder import new_run_dir
 
         config = resolve_config(args)
         run_dir = new_run_dir(args.out, config.preset)
-    print(f"run folder: {run_dir}")
+    print(f"run folder: {run_dir}", flush=True)
     results = train_and_evaluate(config, run_dir, args.device, resume=bool(args.resume),
                                  progress=False if args.no_progress else None, announce=print)
     print(results["text"])

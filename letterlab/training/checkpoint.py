@@ -1,8 +1,11 @@
 """Checkpoints that carry everything to resume, saved atomically and loaded without full pickle.
 
 `checkpoint.pt` is a plain dict of tensors and numbers, read back with `torch.load(weights_only=True)`,
-which refuses any pickled object other than tensors and containers. Its SHA-256 is kept beside it in
-`checkpoint.json`; a file that does not match is refused as tampered. Final weights also go to
+which refuses any pickled object other than tensors and containers. `checkpoint.json` records its
+SHA-256; a file that matches no recorded hash is refused as tampered. The record is replaced before
+the new file is renamed into place and keeps the previous file's record too, so a crash between the
+two renames leaves a pair that still loads (the previous checkpoint). The checkpoint also records
+the sizes of the run's append-only files, which a resumed run cuts back to. Final weights go to
 `model.safetensors`."""
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from letterlab.errors import LetterlabError
-from letterlab.training.files import write_atomic, write_json_atomic
+from letterlab.training.files import file_sizes, write_atomic, write_json_atomic
 from letterlab.training.loop import TrainingState
+from letterlab.training.writers import APPEND_ONLY
 
 CHECKPOINT, CHECKPOINT_INFO, WEIGHTS = "checkpoint.pt", "checkpoint.json", "model.safetensors"
 
@@ -30,6 +34,7 @@ def file_sha256(path: Path) -> str:
 
 
 def save_checkpoint(run_dir: Path, state: TrainingState) -> None:
+    path = run_dir / CHECKPOINT
     payload = {
         "model": state.model.state_dict(),
         "optimizer": state.optimizer.state_dict(),
@@ -37,29 +42,50 @@ def save_checkpoint(run_dir: Path, state: TrainingState) -> None:
         "torch_rng": torch.get_rng_state(),
         "epoch": state.epoch,
         "step": state.step,
+        "appended": file_sizes(run_dir, APPEND_ONLY),  # {file name: bytes} at this checkpoint
     }
-    write_atomic(run_dir / CHECKPOINT, lambda temp: torch.save(payload, temp))
-    write_json_atomic(run_dir / CHECKPOINT_INFO, {"epoch": state.epoch, "step": state.step, "sha256": file_sha256(run_dir / CHECKPOINT)})
+    previous = checkpoint_info(run_dir) if path.exists() else None
+
+    def record(temp: Path) -> None:
+        write_json_atomic(run_dir / CHECKPOINT_INFO, {"epoch": state.epoch, "step": state.step,
+                                                      "sha256": file_sha256(temp), "previous": previous})
+
+    write_atomic(path, lambda temp: torch.save(payload, temp), before_replace=record)
 
 
-def load_checkpoint(run_dir: Path, state: TrainingState) -> TrainingState:
-    """Restore `state` in place from the run's checkpoint; refuse a missing, tampered or foreign file."""
-    path, info_path = run_dir / CHECKPOINT, run_dir / CHECKPOINT_INFO
+def checkpoint_info(run_dir: Path) -> dict:
+    """The record {epoch, step, sha256} in `checkpoint.json` that matches `checkpoint.pt` on disk
+    (the latest, or the previous one after a crash between the two renames); refuses any other file."""
+    path, info_path = Path(run_dir) / CHECKPOINT, Path(run_dir) / CHECKPOINT_INFO
     if not path.exists() or not info_path.exists():
         raise LetterlabError(f"{run_dir}: no checkpoint to resume from")
-    expected = json.loads(info_path.read_text())["sha256"]
-    if file_sha256(path) != expected:
-        raise LetterlabError(f"{path}: checkpoint does not match its recorded SHA-256; refusing a tampered file")
+    try:
+        latest = json.loads(info_path.read_text())
+        records = [{key: record[key] for key in ("epoch", "step", "sha256")} for record in (latest, latest["previous"]) if record]
+    except (ValueError, KeyError, TypeError):
+        raise LetterlabError(f"{info_path}: not a letterlab checkpoint record") from None
+    sha256 = file_sha256(path)
+    for record in records:
+        if record["sha256"] == sha256:
+            return record
+    raise LetterlabError(f"{path}: checkpoint does not match its recorded SHA-256; refusing a tampered file")
+
+
+def load_checkpoint(run_dir: Path, state: TrainingState) -> dict[str, int]:
+    """Restore `state` in place from the run's checkpoint; refuse a missing, tampered or foreign file.
+    Returns the sizes the run's append-only files had at that checkpoint."""
+    checkpoint_info(run_dir)
+    path = Path(run_dir) / CHECKPOINT
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # weights_only refuses any pickled callable
-        raise LetterlabError(f"{path}: not a letterlab checkpoint ({type(error).__name__})") from None
-    state.model.load_state_dict(payload["model"])
-    state.optimizer.load_state_dict(payload["optimizer"])
-    state.batch_generator.set_state(payload["batch_generator"])
-    torch.set_rng_state(payload["torch_rng"])
-    state.epoch, state.step = int(payload["epoch"]), int(payload["step"])
-    return state
+        state.model.load_state_dict(payload["model"])
+        state.optimizer.load_state_dict(payload["optimizer"])
+        state.batch_generator.set_state(payload["batch_generator"])
+        torch.set_rng_state(payload["torch_rng"])
+        state.epoch, state.step = int(payload["epoch"]), int(payload["step"])
+        return dict(payload["appended"])
+    except Exception as error:  # weights_only refuses any pickled callable; a foreign dict lacks keys
+        raise LetterlabError(f"{path}: not a letterlab checkpoint for this model ({type(error).__name__})") from None
 
 
 def save_weights(run_dir: Path, model: torch.nn.Module) -> None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
 import platform
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -50,18 +51,32 @@ def _make(path: Path, exist_ok: bool) -> None:
         raise
     except OSError as error:
         raise LetterlabError(f"{path}: cannot create run folder ({error.strerror})") from None
-    if not os.access(path, os.W_OK):
-        raise LetterlabError(f"{path}: run folder is not writable")
+    check_room(path)
+
+
+def check_room(run_dir: Path, need_bytes: int = 0) -> None:
+    """Fail now, before any training, if `run_dir` cannot be written or has less than `need_bytes` free.
+    A real write is tried: permission bits alone say nothing for root or a read-only mount."""
+    try:
+        with tempfile.TemporaryFile(dir=run_dir, prefix=".write-test"):
+            pass
+        free = shutil.disk_usage(run_dir).free
+    except OSError as error:
+        raise LetterlabError(f"{run_dir}: cannot write into the run folder ({error.strerror})") from None
+    if free < need_bytes:
+        raise LetterlabError(f"{run_dir}: only {free / 2**20:.1f} MiB free on this disk; training needs about "
+                             f"{need_bytes / 2**20:.1f} MiB for checkpoints and logs")
 
 
 class RunLock:
-    """An exclusive lock on a run folder for as long as a process trains into it."""
+    """An exclusive lock on a run folder for as long as a process trains into it. The lock is held
+    by the kernel (flock), so it goes away with the process however it dies."""
 
     def __init__(self, run_dir: Path):
         self.path = run_dir / LOCK
 
     def __enter__(self):
-        self.handle = open(self.path, "w")
+        self.handle = open(self.path, "a")
         try:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

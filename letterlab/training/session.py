@@ -1,4 +1,8 @@
-"""One training run from config to run folder: seed, build, train with hooks, checkpoint, save."""
+"""One training run from config to run folder: seed, build, train with hooks, checkpoint, save.
+
+A run is checkpointed at its start and after every epoch; killed at any moment (SIGKILL, Ctrl-C,
+power loss), `train_run(..., resume=True)` continues from the last checkpoint exactly as if it had
+never stopped: same weights, same metrics bytes, TensorBoard steps without gap or duplicate."""
 
 from __future__ import annotations
 
@@ -11,12 +15,18 @@ from torch.utils.tensorboard import SummaryWriter
 
 from letterlab.config import RunConfig
 from letterlab.data.dataset import DataSplits, LetterImages
+from letterlab.errors import LetterlabError, TrainingDiverged
 from letterlab.models.build import build_model
 from letterlab.models.inputs import images_to_tensor
-from letterlab.training.checkpoint import load_checkpoint, save_checkpoint, save_weights
+from letterlab.training.checkpoint import checkpoint_info, load_checkpoint, save_checkpoint, save_weights
+from letterlab.training.files import rewind_files
 from letterlab.training.loop import Hooks, TrainingState, fit, make_optimizer
-from letterlab.training.run_folder import RunLock, write_run_description
-from letterlab.training.writers import METRICS, TIMING, Checkpointer, MetricsFile, TensorBoardScalars, TimingFile, truncate_jsonl
+from letterlab.training.run_folder import CONFIG, RunLock, check_room, write_run_description
+from letterlab.training.writers import APPEND_ONLY, MetricsFile, TensorBoardScalars, TimingFile
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training, with a message saying which checkpoint is kept and how to resume."""
 
 
 @dataclass
@@ -48,34 +58,54 @@ def train_run(config: RunConfig, run_dir: Path, splits: DataSplits, device: torc
               resume: bool = False, progress: bool | None = None, extra_hooks=()) -> TrainingState:
     """Train into `run_dir` (fresh, or resumed from its last checkpoint) and save the final weights.
 
-    `extra_hooks` are factories `f(context) -> epoch_end hook`, for callers higher in the pipeline."""
+    `extra_hooks` are factories `f(context) -> epoch_end hook`, for callers higher in the pipeline.
+    Raises TrainingDiverged (NaN/inf loss) and TrainingInterrupted (Ctrl-C); both keep the last
+    checkpoint, from which `resume=True` continues."""
+    state = new_state(config, device)
+    check_room(run_dir, bytes_needed(state))
     with RunLock(run_dir):
-        state = new_state(config, device)
         if resume:
-            load_checkpoint(run_dir, state)
-            for name in (METRICS, TIMING):
-                truncate_jsonl(run_dir / name, state.epoch)
+            rewind_files(run_dir, APPEND_ONLY, load_checkpoint(run_dir, state))
+        elif (run_dir / CONFIG).exists():
+            raise LetterlabError(f"{run_dir}: already holds a run; continue it with --resume {run_dir}")
         else:
             write_run_description(run_dir, config, splits, str(device))
             save_checkpoint(run_dir, state)  # epoch 0: a run killed in its first epoch can resume too
-        # purge_step drops events a killed run wrote past the checkpoint, so curves have no duplicates.
-        writer = SummaryWriter(log_dir=str(run_dir), purge_step=state.step + 1 if resume else None)
+        writer = SummaryWriter(log_dir=str(run_dir))
+
+        def checkpoint(current: TrainingState, _) -> None:  # the last hook, after every record of the epoch
+            writer.flush()
+            save_checkpoint(run_dir, current)
+
         context = TrainingContext(run_dir, config, splits, device, writer)
         hooks = Hooks(epoch_end=[MetricsFile(run_dir), TimingFile(run_dir), TensorBoardScalars(writer)])
         hooks.epoch_end += [make(context) for make in extra_hooks]
-        hooks.epoch_end.append(Checkpointer(run_dir))
+        hooks.epoch_end.append(checkpoint)
         bar = _progress_bar(config, len(splits.train), state.epoch, progress)
         if bar is not None:
             hooks.batch_end.append(lambda _: bar.update())
             hooks.epoch_end.append(lambda s, r: bar.set_postfix(loss=f"{r.train_loss:.3f}", val_acc=f"{r.val_accuracy:.3f}"))
         try:
             fit(state, tensors(splits.train, device), tensors(splits.val, device), config.train, hooks)
+        except TrainingDiverged as error:
+            raise TrainingDiverged(f"{run_dir}: {error}") from None
+        except KeyboardInterrupt:
+            kept = checkpoint_info(run_dir)
+            raise TrainingInterrupted(f"{run_dir}: stopped; the checkpoint of epoch {kept['epoch']} (step {kept['step']}) "
+                                      f"is kept; continue with: letterlab train --resume {run_dir}") from None
         finally:
             writer.close()
             if bar is not None:
                 bar.close()
         save_weights(run_dir, state.model)
     return state
+
+
+def bytes_needed(state: TrainingState) -> int:
+    """Disk room for a run: old and new checkpoint side by side while switching (model plus up to two
+    Adam moments each), the final weights, and 16 MiB for metrics and events."""
+    model_bytes = sum(t.numel() * t.element_size() for t in state.model.state_dict().values())
+    return 2 * 3 * model_bytes + model_bytes + 16 * 2**20
 
 
 def _progress_bar(config: RunConfig, train_size: int, done_epochs: int, progress: bool | None):

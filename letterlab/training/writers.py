@@ -1,7 +1,8 @@
-"""Epoch-end hooks that record a run: the metrics file, the timing file, TensorBoard, checkpoints.
+"""Epoch-end hooks that record a run: the metrics file, the timing file and TensorBoard.
 
 `metrics.jsonl` holds only numbers that follow from config and seed (byte-identical across runs);
-wall-clock times go to `timing.jsonl`."""
+wall-clock times go to `timing.jsonl`. These files and the event files only grow; a checkpoint
+records their sizes so that a resumed run first cuts them back (`APPEND_ONLY`)."""
 
 from __future__ import annotations
 
@@ -10,23 +11,16 @@ from pathlib import Path
 
 from torch.utils.tensorboard import SummaryWriter
 
-from letterlab.training.checkpoint import save_checkpoint
-from letterlab.training.files import write_text_atomic
 from letterlab.training.loop import EpochResult, TrainingState
 
 METRICS, TIMING = "metrics.jsonl", "timing.jsonl"
+APPEND_ONLY = (METRICS, TIMING, "events.out.tfevents.*")
 
 
 def read_jsonl(path: Path) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def truncate_jsonl(path: Path, last_epoch: int) -> None:
-    """Keep only the records of epochs up to `last_epoch` (used on resume)."""
-    kept = [json.dumps(r) + "\n" for r in read_jsonl(path) if r["epoch"] <= last_epoch]
-    write_text_atomic(path, "".join(kept))
 
 
 def _append(path: Path, record: dict) -> None:
@@ -77,10 +71,3 @@ class TensorBoardScalars:
             add(tag, value, r.epoch)
         self.writer.flush()
 
-
-class Checkpointer:
-    def __init__(self, run_dir: Path):
-        self.run_dir = run_dir
-
-    def __call__(self, state: TrainingState, r: EpochResult) -> None:
-        save_checkpoint(self.run_dir, state)
