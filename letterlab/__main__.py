@@ -1,5 +1,3 @@
-import sys
+from letterlab.cli.main import entry
 
-from letterlab.cli.main import main
-
-sys.exit(main())
+entry()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from letterlab.errors import LetterlabError
@@ -61,5 +62,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-if __name__ == "__main__":
+# glibc hands freed memory back to the OS eagerly; in training that made the CNN's first conv take
+# 14-19 ms instead of 3 ms and some epochs 3x slower (notes/measured.md). These keep freed memory
+# in the process. glibc reads them only at start-up, hence the re-exec below.
+MALLOC_SETTINGS = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 40)}
+
+
+def entry() -> None:
+    """The `letterlab` command: set the allocator up (once, by re-exec on Linux), then run main()."""
+    if sys.platform.startswith("linux") and not all(name in os.environ for name in MALLOC_SETTINGS):
+        os.execve(sys.executable, [sys.executable, "-m", "letterlab", *sys.argv[1:]], {**os.environ, **MALLOC_SETTINGS})
     sys.exit(main())
