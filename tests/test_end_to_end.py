@@ -111,3 +111,15 @@ def test_predict_unreadable_image_is_one_line_error(trained_run, tmp_path, capsy
     assert main(["predict", str(run), str(bad)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "broken.png" in err
+
+
+def test_probes_flag_logs_probe_images_every_epoch(tmp_path):
+    letters = load_embedded(seed=1, per_class=20).train
+    np.savez(tmp_path / "letters.npz", images=letters.images, labels=letters.labels)
+    run = tmp_path / "run"
+    assert main(["train", "--preset", "mlp-tanh-50", "--epochs", "2", "--probes", "--data", str(tmp_path / "letters.npz"),
+                 "--out", str(run), "--no-progress", "--device", "cpu"]) == 0
+    assert json.loads((run / "config.json").read_text())["train"]["log_probes"] is True
+    events = EventAccumulator(str(run), size_guidance={"images": 0}).Reload()
+    probe_tags = [tag for tag in events.Tags()["images"] if tag.startswith("probes/")]
+    assert probe_tags and all([e.step for e in events.Images(tag)] == [1, 2] for tag in probe_tags)

@@ -27,6 +27,8 @@ def register(subparsers) -> None:
     train.add_argument("--precision", choices=["fp32", "bf16"], help="bf16 autocast where the CPU/GPU supports it")
     train.add_argument("--double-softmax", action="store_true", help="reproduce the homework's bug: softmax applied twice")
     add_device_argument(train)
+    train.add_argument("--probes", action="store_true", help="log probe images' feature maps, predictions and saliency, "
+                                                             "and the filter grid, to TensorBoard every epoch")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.set_defaults(func=run_train)
 
@@ -90,6 +92,8 @@ def resolve_config(args):
     overrides = {key: getattr(args, key) for key in OVERRIDES if getattr(args, key, None) is not None}
     if getattr(args, "double_softmax", False):
         overrides["loss"] = "double_softmax"
+    if getattr(args, "probes", False):
+        overrides["log_probes"] = True
     values = merge(values, {"train": overrides})
     if getattr(args, "data", None):
         values["data"] = str(args.data)
@@ -104,7 +108,7 @@ def run_train(args) -> int:
         from letterlab.training.checkpoint import checkpoint_info
         from letterlab.training.run_folder import read_config
 
-        given = [f"--{key.replace('_', '-')}" for key in OVERRIDES + ("data", "out", "double_softmax")
+        given = [f"--{key.replace('_', '-')}" for key in OVERRIDES + ("data", "out", "double_softmax", "probes")
                  if getattr(args, key) not in (None, False)]
         if given:
             raise ConfigError(f"--resume continues {args.resume} with its saved config; {given[0]} cannot be combined with it")

@@ -11,6 +11,7 @@ import numpy as np
 from letterlab.config import RunConfig
 from letterlab.data.dataset import DataSplits, LetterImages
 from letterlab.evaluation.epoch_hooks import DEFAULT_EPOCH_HOOKS
+from letterlab.evaluation.probes import probes_per_epoch
 from letterlab.evaluation.metrics import format_confusion, format_per_class
 from letterlab.evaluation.trained import load_trained, score
 from letterlab.models.inputs import pick_device
@@ -29,14 +30,15 @@ def load_splits(config: RunConfig) -> DataSplits:
 
 
 def train_and_evaluate(config: RunConfig, run_dir: Path, device_name: str = "auto", *, resume: bool = False,
-                       progress: bool | None = None, extra_hooks=DEFAULT_EPOCH_HOOKS, announce: Callable[[str], None] = lambda _: None) -> dict:
+                       progress: bool | None = None, extra_hooks=(), announce: Callable[[str], None] = lambda _: None) -> dict:
     """Train into `run_dir`, then score the test part; writes results.json and confusion.txt."""
     from letterlab.training.session import train_run
 
     device = pick_device(device_name)
     splits = load_splits(config)
     announce(f"data: {splits.train.source}: train {len(splits.train)}, validation {len(splits.val)}, test {len(splits.test)}")
-    state = train_run(config, run_dir, splits, device, resume=resume, progress=progress, extra_hooks=extra_hooks)
+    hooks = DEFAULT_EPOCH_HOOKS + ((probes_per_epoch,) if config.train.log_probes else ()) + tuple(extra_hooks)
+    state = train_run(config, run_dir, splits, device, resume=resume, progress=progress, extra_hooks=hooks)
     test = score(state.model, splits.test, device, config.train.precision)
     metrics, timing = read_jsonl(run_dir / METRICS), read_jsonl(run_dir / TIMING)
     last = metrics[-1] if metrics else {}
