@@ -88,7 +88,7 @@ def test_verdicts_are_computed_from_the_numbers(tmp_path):
     one, two, three, four, five = answer_all(load_experiments(write_synthetic_runs(tmp_path)))
     assert one.conclusions == {"tanh is considerably more accurate than sigmoid": False,
                                "tanh sends larger gradients to the first layer": True}
-    assert "about equal" in one.verdicts[0] and "4 of 4 epochs (2.00x" in one.verdicts[1]
+    assert one.verdicts[0].startswith("tanh is about equal to sigmoid (+1.0 points") and "4 of 4 epochs (2.00x" in one.verdicts[1]
     assert two.conclusions == {"two layers of 100 train about 4x faster than 500": True,
                                "two layers of 100 are about as accurate as 500": True}
     assert "1/4.00" in two.verdicts[1] and two.verdicts[0].startswith("Parameter counts match")

@@ -55,6 +55,10 @@ def compare(a: Experiment, b: Experiment, key: str = "test_accuracy") -> tuple[f
     return difference, "better" if difference > 0 else "worse"
 
 
+def than(relation: str) -> str:
+    return {"better": "better than", "worse": "worse than"}.get(relation, "about equal to")
+
+
 def points(difference: float) -> str:
     return f"{100 * difference:+.1f} points"
 
@@ -80,7 +84,7 @@ def sigmoid_vs_tanh(found: dict[str, Experiment], suffix: str = "") -> Answer:
     difference, relation = compare(tanh, sigmoid)
     considerable = difference >= max(CONSIDERABLE, tolerance(tanh, sigmoid))
     answer.conclusions["tanh is considerably more accurate than sigmoid"] = considerable
-    answer.verdicts.append(f"tanh is {relation} than sigmoid ({points(difference)} test accuracy): the claim of a "
+    answer.verdicts.append(f"tanh is {than(relation)} sigmoid ({points(difference)} test accuracy): the claim of a "
                            f"considerable improvement {'holds' if considerable else 'does not hold'} "
                            f"(considerable: at least {points(max(CONSIDERABLE, tolerance(tanh, sigmoid)))[1:]}).")
     tanh_grad, sigmoid_grad = _aligned(tanh.epoch_series("first_layer_grad"), sigmoid.epoch_series("first_layer_grad"))
@@ -146,7 +150,7 @@ def cnn_vs_mlp(found: dict[str, Experiment]) -> Answer:
                             with_spread(e, "val_accuracy"), with_spread(e, "test_accuracy")])
     difference, relation = compare(cnn, best)
     cost = cnn.mean("seconds_per_epoch") / best.mean("seconds_per_epoch")
-    answer.verdicts.append(f"The CNN is {relation} than the best MLP by validation accuracy, {best.name} "
+    answer.verdicts.append(f"The CNN is {than(relation)} the best MLP by validation accuracy, {best.name} "
                            f"({points(difference)} test accuracy), at {cost:.0f}x the time per epoch.")
     above = cnn.mean("test_accuracy") > 0.90
     answer.verdicts.append(f"The CNN's test accuracy is {percent(cnn.mean('test_accuracy'))}: "
