@@ -15,8 +15,22 @@ def epoch_order(n: int, batch_size: int, order: str, generator: torch.Generator)
         return torch.randperm(n, generator=generator), batch_size
     if order == "random":
         count, size = n // batch_size + 1, min(batch_size, n)
-        # Keys of independent uniform draws; the `size` smallest of each row are a uniform sample
-        # without replacement, the same distribution as shuffling and taking the first `size`.
-        keys = torch.rand(count, n, generator=generator)
-        return keys.topk(size, dim=1, largest=False, sorted=False).indices.reshape(-1), size
+        return distinct_draws(count, size, n, generator).reshape(-1), size
     raise ValueError(f"unknown batch order {order!r}")
+
+
+def distinct_draws(count: int, size: int, n: int, generator: torch.Generator) -> torch.Tensor:
+    """(count, size) indices, each row a uniform sample of `size` distinct values from range(n).
+
+    Rows are drawn with replacement and redrawn while they hold a repeat (rejection sampling keeps
+    the distribution exact); when repeats would be common, random keys and top-k are used instead."""
+    if size * size > n:  # expected repeats per row above ~1/2: sort random keys instead
+        keys = torch.rand(count, n, generator=generator)
+        return keys.topk(size, dim=1, largest=False, sorted=False).indices
+    draws = torch.randint(n, (count, size), generator=generator)
+    while True:
+        ordered = draws.sort(dim=1).values
+        repeats = (ordered[:, 1:] == ordered[:, :-1]).any(dim=1)
+        if not repeats.any():
+            return draws
+        draws[repeats] = torch.randint(n, (int(repeats.sum()), size), generator=generator)

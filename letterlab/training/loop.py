@@ -70,17 +70,19 @@ def first_weight(model: nn.Module) -> torch.Tensor:
 def train_epoch(state: TrainingState, x: torch.Tensor, y: torch.Tensor, config: TrainConfig, hooks: Hooks):
     """One epoch of optimisation; returns per-batch losses, accuracies, sizes and first-layer gradients.
 
-    The epoch's images are gathered once into batch order, so each batch is a contiguous slice;
-    per-batch numbers are kept as device tensors (no host sync) and read once at the end."""
+    Per-batch numbers are kept as device tensors (no host sync) and read once at the end."""
     model, optimizer = state.model, state.optimizer
     model.train()
     order, size = epoch_order(len(y), config.batch_size, config.batch_order, state.batch_generator)
-    order = order.to(x.device)
-    inputs, targets = x[order], y[order]
+    batches = order.to(x.device).split(size)
+    targets = y[order.to(y.device)]
     predicted = torch.empty_like(targets)
     weight = first_weight(model)
     losses, grad_l1 = [], []
-    for i, (batch_x, batch_y, batch_predicted) in enumerate(zip(inputs.split(size), targets.split(size), predicted.split(size))):
+    for i, (index, batch_predicted) in enumerate(zip(batches, predicted.split(size))):
+        # A gather per batch: the batch stays in cache for the forward pass (one gather of the
+        # whole epoch was measured slower on CPU).
+        batch_x, batch_y = x[index], y[index]
         with autocast(x.device, config.precision):
             logits = model(batch_x)
         loss = loss_from_logits(logits.float(), batch_y, config.loss)
@@ -89,10 +91,10 @@ def train_epoch(state: TrainingState, x: torch.Tensor, y: torch.Tensor, config: 
         optimizer.step()
         losses.append(loss.detach())
         torch.argmax(logits.detach(), 1, out=batch_predicted)
-        grad_l1.append(torch.linalg.vector_norm(weight.grad, 1))
+        grad_l1.append(weight.grad.abs().sum())  # 2-8x faster than vector_norm(ord=1) on CPU
         for hook in hooks.batch_end:
             hook(i)
-    sizes = np.array([len(batch) for batch in targets.split(size)])
+    sizes = np.array([len(batch) for batch in batches])
     correct = np.add.reduceat((predicted == targets).cpu().numpy(), np.cumsum(sizes) - sizes)
     grads = torch.stack(grad_l1).cpu().numpy() / weight.numel()
     return torch.stack(losses).cpu().numpy(), correct / sizes, sizes, grads

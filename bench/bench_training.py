@@ -1,0 +1,188 @@
+"""Training speed of letterlab against a minimal reference loop, in one run.
+
+For each preset: letterlab's own training path (train_run, with its metrics, TensorBoard and
+checkpoint hooks) and a minimal hand-written loop (same model, same batch size, data as one tensor,
+one randperm per epoch), both for a few epochs on the same data. Prints training images per second
+(best epoch), their ratio, achieved GFLOP/s from the model's analytic FLOPs, and that as a
+fraction of this machine's peak measured in the same run (float32 matmul through MKL and oneDNN,
+and the preset's own convolution shapes through oneDNN).
+
+    python bench/bench_training.py [--presets cnn,mlp-tanh-50] [--epochs 3] [--data PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from letterlab.data.registry import load_data
+from letterlab.data.split import make_splits
+from letterlab.models.build import build_model
+from letterlab.models.inputs import images_to_tensor
+from letterlab.models.presets import HOMEWORK_PRESETS, get_preset
+from letterlab.models.summary import training_flops_per_image
+from letterlab.training.session import new_state, train_run
+from letterlab.training.writers import TIMING, read_jsonl
+
+REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "notmnist" / "course"
+
+
+def best_seconds(work, repeats: int = 5) -> float:
+    work()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def matmul_peak() -> dict[str, float]:
+    """GFLOP/s of a float32 1024^3 matmul via torch.mm (MKL) and via a 1x1 convolution (oneDNN)."""
+    n = 1024
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    mkl = 2 * n**3 / best_seconds(lambda: torch.mm(a, b)) / 1e9
+    x, w = a.view(n, n, 1, 1), b.t().contiguous().view(n, n, 1, 1)
+    onednn = 2 * n**3 / best_seconds(lambda: F.conv2d(x, w)) / 1e9
+    return {"mkl": mkl, "onednn": onednn}
+
+
+def conv_peak(model: nn.Module, batch: int) -> float | None:
+    """GFLOP/s of forward + both backward passes of the model's own conv layers, alone, channels_last."""
+    flops = seconds = 0.0
+    x = torch.zeros(batch, 1, 28, 28)
+    for layer in model:
+        if isinstance(layer, nn.Conv2d):
+            conv = nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.padding).to(memory_format=torch.channels_last)
+            inputs = torch.randn(x.shape).to(memory_format=torch.channels_last).requires_grad_()
+
+            def step():
+                conv(inputs).sum().backward()
+
+            out = conv(inputs)
+            flops += 3 * 2 * layer.in_channels * layer.kernel_size[0] * layer.kernel_size[1] * out[0].numel() * batch
+            seconds += best_seconds(step, 3)
+        with torch.no_grad():
+            x = layer.eval()(x)
+    return flops / seconds / 1e9 if seconds else None
+
+
+def reference_loop(preset: str, x: torch.Tensor, y: torch.Tensor, epochs: int) -> list[float]:
+    """The minimal loop: per-epoch seconds."""
+    config = get_preset(preset)
+    torch.manual_seed(0)
+    model = build_model(config.model)
+    if config.model.kind == "cnn":
+        model = model.to(memory_format=torch.channels_last)
+    t = config.train
+    optimizer = torch.optim.Adam(model.parameters(), t.lr) if t.optimizer == "adam" else torch.optim.SGD(model.parameters(), t.lr)
+    model.train()
+    times = []
+    for _ in range(epochs):
+        started = time.perf_counter()
+        for index in torch.randperm(len(y)).split(t.batch_size):
+            loss = F.cross_entropy(model(x[index]), y[index])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def idiomatic_loop(preset: str, x: torch.Tensor, y: torch.Tensor, epochs: int) -> list[float]:
+    """The textbook loop: TensorDataset + DataLoader(shuffle=True). Per-epoch seconds."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    config = get_preset(preset)
+    torch.manual_seed(0)
+    model = build_model(config.model)
+    optimizer = torch.optim.SGD(model.parameters(), config.train.lr)
+    loader = DataLoader(TensorDataset(x, y), batch_size=config.train.batch_size, shuffle=True)
+    times = []
+    for _ in range(epochs):
+        started = time.perf_counter()
+        for inputs, targets in loader:
+            loss = F.cross_entropy(model(inputs), targets)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def sklearn_epochs(preset: str, x: torch.Tensor, y: torch.Tensor, epochs: int) -> list[float]:
+    """scikit-learn's MLPClassifier with the same layers, SGD and batch size, one partial_fit an epoch."""
+    from sklearn.neural_network import MLPClassifier
+
+    config = get_preset(preset)
+    classifier = MLPClassifier(hidden_layer_sizes=tuple(config.model.hidden), activation=config.model.activation.replace("sigmoid", "logistic"),
+                               solver="sgd", learning_rate_init=config.train.lr, momentum=0.0, batch_size=config.train.batch_size)
+    features, labels = x.reshape(len(x), -1).numpy(), y.numpy()
+    times = []
+    for _ in range(epochs):
+        started = time.perf_counter()
+        classifier.partial_fit(features, labels, classes=list(range(10)))
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def letterlab_epochs(preset: str, splits, epochs: int, **overrides) -> list[float]:
+    config = get_preset(preset, epochs=epochs, **overrides)
+    with tempfile.TemporaryDirectory() as folder:
+        train_run(config, Path(folder), splits, torch.device("cpu"), progress=False)
+        return [row["seconds"] for row in read_jsonl(Path(folder) / TIMING)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--presets", default=",".join(HOMEWORK_PRESETS))
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per measurement")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating measurements of each loop; the best epoch counts")
+    parser.add_argument("--data", default=str(REAL_DATA) if REAL_DATA.exists() else None)
+    args = parser.parse_args()
+
+    splits = make_splits(load_data(args.data), seed=0)
+    x, y = images_to_tensor(splits.train.images), torch.from_numpy(splits.train.labels)
+    print(f"data: {splits.train.source}, {len(y)} training images; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    peaks = matmul_peak()
+    print(f"peak float32 matmul: MKL {peaks['mkl']:.0f} GFLOP/s, oneDNN {peaks['onednn']:.0f} GFLOP/s")
+    matmul = max(peaks.values())
+    try:
+        import sklearn  # noqa: F401  (optional comparison)
+    except ImportError:
+        sklearn = None
+    print(f"{'preset':<16}{'letterlab':>11}{'reference':>11}{'ratio':>7}{'GFLOP/s':>9}{'peak':>6}{'of peak':>9}"
+          f"{'shuffle':>9}{'idiomatic':>11}{'x':>6}{'sklearn':>9}{'x':>6}   (training images/s, best epoch)")
+    for preset in args.presets.split(","):
+        config = get_preset(preset)
+        model = build_model(config.model)
+        mlp = config.model.kind == "mlp"
+        # The random batch order trains len//batch + 1 batches an epoch: count the images it saw.
+        seen = (len(y) // config.train.batch_size + 1) * config.train.batch_size if config.train.batch_order == "random" else len(y)
+        rates = {"ours": [], "reference": [], "shuffle": [], "idiomatic": [], "sklearn": []}
+        for _ in range(args.rounds):  # alternate the loops, so that machine noise hits all alike
+            rates["ours"] += [seen / s for s in letterlab_epochs(preset, splits, args.epochs)]
+            rates["reference"] += [len(y) / s for s in reference_loop(preset, x, y, args.epochs)]
+            if config.train.batch_order == "random":  # the homework's order should cost no more than a permutation
+                rates["shuffle"] += [len(y) / s for s in letterlab_epochs(preset, splits, args.epochs, batch_order="shuffle")]
+            if mlp:
+                rates["idiomatic"] += [len(y) / s for s in idiomatic_loop(preset, x, y, args.epochs)]
+                if sklearn:
+                    rates["sklearn"] += [len(y) / s for s in sklearn_epochs(preset, x, y, args.epochs)]
+        best = {name: max(values) if values else None for name, values in rates.items()}
+        peak = conv_peak(model, config.train.batch_size) if not mlp else matmul
+        achieved = best["ours"] * training_flops_per_image(model) / 1e9
+        cell = lambda name, width: f"{best[name]:>{width},.0f}" if best[name] else " " * width
+        times = lambda name: f"{best['ours'] / best[name]:>6.2f}" if best[name] else " " * 6
+        print(f"{preset:<16}{cell('ours', 11)}{cell('reference', 11)}{best['ours'] / best['reference']:>7.2f}{achieved:>9.1f}{peak:>6.0f}"
+              f"{achieved / peak:>9.0%}{cell('shuffle', 9)}{cell('idiomatic', 11)}{times('idiomatic')}{cell('sklearn', 9)}{times('sklearn')}")
+
+
+if __name__ == "__main__":
+    main()
