@@ -1,5 +1,6 @@
 """Small fixtures shared by the test files."""
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -38,3 +39,26 @@ def notmnist_dir() -> Path:
     if not NOTMNIST_DIR.is_dir():
         pytest.skip(f"real notMNIST data not found at {NOTMNIST_DIR}")
     return NOTMNIST_DIR
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """Headless Chromium driven by selenium, as the workplace runs it (no sandbox, no background
+    networking); skips the test when Chromium, chromedriver or selenium is missing."""
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.skip("headless Chromium or chromedriver is not installed")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1200,900", f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()

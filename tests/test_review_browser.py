@@ -2,7 +2,6 @@
 Skipped when Chromium, chromedriver or selenium is missing."""
 
 import json
-import shutil
 import threading
 
 import numpy as np
@@ -16,8 +15,6 @@ from letterlab.evaluation.review.core import ANSWERS, ReviewSession, review_item
 from letterlab.evaluation.review.web import ReviewServer
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-CHROMEDRIVER = shutil.which("chromedriver")
 
 
 def letter_image(letter: str) -> np.ndarray:
@@ -25,23 +22,6 @@ def letter_image(letter: str) -> np.ndarray:
     image = Image.new("L", (28, 28), 0)
     ImageDraw.Draw(image).text((14, 14), letter, fill=255, font=ImageFont.load_default(size=24), anchor="mm")
     return np.asarray(image)
-
-
-@pytest.fixture
-def browser(tmp_path):
-    if not (CHROMIUM and CHROMEDRIVER):
-        pytest.skip("headless Chromium or chromedriver is not installed")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=800,900", f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
-    driver.set_page_load_timeout(20)
-    yield driver
-    driver.quit()
 
 
 def test_keys_pressed_in_the_page_are_saved(browser, tmp_path):
