@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from letterlab import LETTERS
-from letterlab.evaluation.figures import confusion_figure, figure_to_array
+from letterlab.evaluation.figures import confusion_image
 from letterlab.evaluation.metrics import accuracy, confusion_matrix, format_confusion
 
 
@@ -32,7 +32,7 @@ def confusion_per_epoch(context):
 
     def hook(state, result) -> None:
         confusion = confusion_matrix(labels, result.val_predictions)
-        image = figure_to_array(confusion_figure(confusion, f"validation, epoch {result.epoch}"))
+        image = confusion_image(confusion, f"validation, epoch {result.epoch}")
         context.writer.add_image("val/confusion", image, result.epoch, dataformats="HWC")
         context.writer.add_text("val/confusion_table", confusion_text(confusion), result.epoch)
 

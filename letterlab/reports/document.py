@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from letterlab.errors import LetterlabError
-from letterlab.evaluation.figures import figure_to_png
+from letterlab.evaluation.figures import figure_to_png, image_to_png
 from letterlab.reports import plots
 from letterlab.reports.blocks import Block, Bullets, Heading, Image, Paragraph, Table
 from letterlab.reports.html import to_html
@@ -28,7 +30,9 @@ class FigureWriter:
         (out / FIGURES).mkdir(exist_ok=True)
 
     def __call__(self, figure, name: str, alt: str) -> Image:
-        (self.out / FIGURES / f"{name}.png").write_bytes(figure_to_png(figure))
+        """`figure`: a matplotlib Figure or an RGB array."""
+        png = image_to_png(figure) if isinstance(figure, np.ndarray) else figure_to_png(figure)
+        (self.out / FIGURES / f"{name}.png").write_bytes(png)
         return Image(f"{FIGURES}/{name}.png", alt)
 
 
@@ -96,7 +100,7 @@ def experiment_blocks(out: Path, experiment: Experiment, figures: FigureWriter) 
                   f"{experiment.mean('seconds_per_epoch'):.3f} s per epoch. Run folders: "
                   f"{', '.join(run.name for run in experiment.runs)}."),
         figures(plots.curves_figure(experiment), f"{experiment.name}-curves", f"{experiment.name}: loss and accuracy"),
-        figures(plots.test_confusion_figure(experiment), f"{experiment.name}-confusion", f"{experiment.name}: test confusion matrix"),
+        figures(plots.test_confusion_image(experiment), f"{experiment.name}-confusion", f"{experiment.name}: test confusion matrix"),
     ]
     for run in experiment.runs:
         blocks += run_figures(out, run)

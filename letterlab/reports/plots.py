@@ -8,7 +8,7 @@ from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from letterlab.evaluation.figures import confusion_figure
+from letterlab.evaluation.figures import confusion_image
 from letterlab.reports.summary import Experiment
 
 
@@ -47,11 +47,11 @@ def curves_figure(experiment: Experiment) -> Figure:
     return figure
 
 
-def test_confusion_figure(experiment: Experiment) -> Figure:
+def test_confusion_image(experiment: Experiment) -> np.ndarray:
     """Test confusion heat map, counts summed over the experiment's seeds."""
     confusion = np.sum([run.results["confusion"] for run in experiment.runs], axis=0)
     seeds = f", {len(experiment.runs)} seeds summed" if len(experiment.runs) > 1 else ""
-    return confusion_figure(confusion, f"{experiment.name}: test{seeds}")
+    return confusion_image(confusion, f"{experiment.name}: test{seeds}")
 
 
 def validation_figure(experiments: list[Experiment]) -> Figure:
