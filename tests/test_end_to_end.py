@@ -123,3 +123,17 @@ def test_probes_flag_logs_probe_images_every_epoch(tmp_path):
     events = EventAccumulator(str(run), size_guidance={"images": 0}).Reload()
     probe_tags = [tag for tag in events.Tags()["images"] if tag.startswith("probes/")]
     assert probe_tags and all([e.step for e in events.Images(tag)] == [1, 2] for tag in probe_tags)
+
+
+def test_bf16_precision_trains_a_cnn(tmp_path):
+    """bfloat16 autocast (--precision bf16) runs the CNN path end to end and still learns."""
+    letters = load_embedded(seed=2, per_class=30).train
+    np.savez(tmp_path / "letters.npz", images=letters.images, labels=letters.labels)
+    (tmp_path / "small.toml").write_text(
+        '[model]\nkind = "cnn"\nblocks = [{filters = 8, kernel = 5, pool = 2}, {filters = 16, kernel = 5, pool = 2}]\nfc = [32]\n'
+        '[train]\noptimizer = "adam"\nlr = 0.003\nepochs = 8\nbatch_size = 32\nprecision = "bf16"\n')
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(tmp_path / "small.toml"), "--data", str(tmp_path / "letters.npz"),
+                 "--out", str(run), "--no-progress", "--device", "cpu"]) == 0
+    results = json.loads((run / "results.json").read_text())
+    assert results["test_accuracy"] > 0.4 and np.isfinite(results["test_loss"])  # chance is 0.1
