@@ -29,6 +29,11 @@ def load_splits(config: RunConfig) -> DataSplits:
     return make_splits(load_data(config.data or None, seed=t.seed), t.val_fraction, t.test_fraction, t.seed)
 
 
+def epoch_hooks(config: RunConfig, extra_hooks=()) -> tuple:
+    """The evaluation-layer hooks every run gets: confusion matrix each epoch, and probes if asked."""
+    return DEFAULT_EPOCH_HOOKS + ((probes_per_epoch,) if config.train.log_probes else ()) + tuple(extra_hooks)
+
+
 def train_and_evaluate(config: RunConfig, run_dir: Path, device_name: str = "auto", *, resume: bool = False,
                        progress: bool | None = None, extra_hooks=(), announce: Callable[[str], None] = lambda _: None) -> dict:
     """Train into `run_dir`, then score the test part; writes results.json and confusion.txt."""
@@ -37,14 +42,33 @@ def train_and_evaluate(config: RunConfig, run_dir: Path, device_name: str = "aut
     device = pick_device(device_name)
     splits = load_splits(config)
     announce(f"data: {splits.train.source}: train {len(splits.train)}, validation {len(splits.val)}, test {len(splits.test)}")
-    hooks = DEFAULT_EPOCH_HOOKS + ((probes_per_epoch,) if config.train.log_probes else ()) + tuple(extra_hooks)
-    state = train_run(config, run_dir, splits, device, resume=resume, progress=progress, extra_hooks=hooks)
-    test = score(state.model, splits.test, device, config.train.precision)
+    state = train_run(config, run_dir, splits, device, resume=resume, progress=progress, extra_hooks=epoch_hooks(config, extra_hooks))
+    return write_results(config, run_dir, state.model, splits, device)
+
+
+def train_seeds_and_evaluate(configs: list[RunConfig], run_dirs: list[Path], device_name: str = "auto",
+                             announce: Callable[[str], None] = lambda _: None) -> list[dict]:
+    """Runs that differ only in seed, trained together (`training.stacked`), each then scored on its
+    test part like `train_and_evaluate`."""
+    from letterlab.training.stacked import train_stacked
+
+    device = pick_device(device_name)
+    splits = [load_splits(config) for config in configs]
+    announce(f"data: {splits[0].train.source}: train {len(splits[0].train)}, validation {len(splits[0].val)}, "
+             f"test {len(splits[0].test)}; {len(configs)} seeds trained together")
+    models = train_stacked(configs, run_dirs, splits, device, extra_hooks=epoch_hooks(configs[0]))
+    return [write_results(*args, device) for args in zip(configs, run_dirs, models, splits)]
+
+
+def write_results(config: RunConfig, run_dir: Path, model, splits: DataSplits, device) -> dict:
+    """Score the trained model on the test part; write results.json and confusion.txt from it and
+    the run's metrics and timing files."""
+    test = score(model, splits.test, device, config.train.precision)
     metrics, timing = read_jsonl(run_dir / METRICS), read_jsonl(run_dir / TIMING)
     last = metrics[-1] if metrics else {}
     seconds = [t["seconds"] for t in timing]
     results = {
-        "preset": config.preset, "epochs": state.epoch, "steps": state.step,
+        "preset": config.preset, "epochs": last.get("epoch", 0), "steps": last.get("last_step", 0),
         "train_loss": last.get("train_loss"), "train_accuracy": last.get("train_accuracy"),
         "val_loss": last.get("val_loss"), "val_accuracy": last.get("val_accuracy"),
         "test_loss": test["loss"], "test_accuracy": test["accuracy"], "test_n": test["n"],

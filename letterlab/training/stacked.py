@@ -1,0 +1,172 @@
+"""Several seeds of one MLP trained as one model: each layer's weights stacked along a leading seed
+axis, every layer one batched matmul (`baddbmm`), one optimizer step for all. The small MLPs are
+bound by per-operation overhead, so N seeds together cost little more than one.
+
+Each seed keeps its own initialisation, batch order, data split and run folder, and its gradients
+are exactly those of a separate run (the summed loss separates by seed); only the matmul kernels
+differ, so a stacked model matches a separately trained one up to float rounding. Stacked runs
+write no checkpoints: an interrupted group is trained again."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.tensorboard import SummaryWriter
+
+from letterlab.config import MLPConfig, RunConfig
+from letterlab.data.dataset import DataSplits
+from letterlab.errors import TrainingDiverged
+from letterlab.models.build import build_model
+from letterlab.models.inference import autocast, loss_from_logits
+from letterlab.models.inputs import images_to_tensor
+from letterlab.models.layers import activation
+from letterlab.training.batches import epoch_order
+from letterlab.training.checkpoint import save_weights
+from letterlab.training.loop import EpochResult, TrainingState, make_optimizer
+from letterlab.training.run_folder import RunLock, write_run_description
+from letterlab.training.session import TrainingContext
+from letterlab.training.writers import MetricsFile, TensorBoardScalars, TimingFile
+
+
+class StackedMLP(nn.Module):
+    """S MLPs of one shape as one module: input (S, B, 784) -> logits (S, B, 10)."""
+
+    def __init__(self, models: list[nn.Sequential], activation_name: str):
+        super().__init__()
+        layers = [[layer for layer in model if isinstance(layer, nn.Linear)] for model in models]
+        # weight (S, in, out): x @ W^T of each nn.Linear becomes one baddbmm for all seeds
+        self.weights = nn.ParameterList(torch.stack([seed[i].weight.detach().t() for seed in layers]).contiguous()
+                                        for i in range(len(layers[0])))
+        self.biases = nn.ParameterList(torch.stack([seed[i].bias.detach() for seed in layers]).unsqueeze(1)
+                                       for i in range(len(layers[0])))
+        self.activation = activation(activation_name)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        last = len(self.weights) - 1
+        for i, (weight, bias) in enumerate(zip(self.weights, self.biases)):
+            x = torch.baddbmm(bias, x, weight)
+            if i < last:
+                x = self.activation(x)
+        return x
+
+    @torch.no_grad()
+    def copy_into(self, seed: int, model: nn.Sequential) -> nn.Sequential:
+        """Write seed `seed`'s weights into `model`, a separately built net of the same config."""
+        for layer, weight, bias in zip([m for m in model if isinstance(m, nn.Linear)], self.weights, self.biases):
+            layer.weight.copy_(weight[seed].t())
+            layer.bias.copy_(bias[seed, 0])
+        return model
+
+
+def can_stack(configs: list[RunConfig]) -> bool:
+    """True for two or more MLP runs that differ only in their seed."""
+    if len(configs) < 2 or not all(isinstance(c.model, MLPConfig) for c in configs):
+        return False
+    unseeded = [dataclasses.replace(c, train=dataclasses.replace(c.train, seed=0)) for c in configs]
+    return all(c == unseeded[0] for c in unseeded)
+
+
+def _stacked_tensors(parts, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-seed images (S, N, 784) and labels (S, N); the seeds' splits have equal sizes."""
+    images = torch.stack([images_to_tensor(part.images, device).flatten(1) for part in parts])
+    return images, torch.stack([torch.from_numpy(part.labels) for part in parts]).to(device)
+
+
+def train_stacked(configs: list[RunConfig], run_dirs: list[Path], splits: list[DataSplits], device: torch.device,
+                  extra_hooks=()) -> list[nn.Sequential]:
+    """Train runs that differ only in seed together, each into its own run folder (metrics, timing,
+    TensorBoard, weights, and `extra_hooks` as for `train_run`); returns the trained models."""
+    t, count = configs[0].train, len(configs)
+    models = []
+    for config in configs:  # the same initialisation as a separate run of each seed
+        torch.manual_seed(config.train.seed)
+        models.append(build_model(config.model).to(device))
+    stack = StackedMLP(models, configs[0].model.activation).to(device)
+    optimizer = make_optimizer(stack, t)
+    generators = [torch.Generator().manual_seed(c.train.seed) for c in configs]
+    x, y = _stacked_tensors([s.train for s in splits], device)
+    val_x, val_y = _stacked_tensors([s.val for s in splits], device)
+    seeds = torch.arange(count, device=device)[:, None]
+    with contextlib.ExitStack() as cleanup:
+        states, hooks = [], []
+        for config, run_dir, part, model, generator in zip(configs, run_dirs, splits, models, generators):
+            cleanup.enter_context(RunLock(run_dir))
+            write_run_description(run_dir, config, part, str(device))
+            writer = SummaryWriter(log_dir=str(run_dir))
+            cleanup.callback(writer.close)
+            context = TrainingContext(run_dir, config, part, device, writer)
+            states.append(TrainingState(model=model, optimizer=optimizer, batch_generator=generator))
+            hooks.append([MetricsFile(run_dir), TimingFile(run_dir), TensorBoardScalars(writer)] + [make(context) for make in extra_hooks])
+        for epoch in range(1, t.epochs + 1):
+            started = time.perf_counter()
+            losses, accuracies, sizes, grads = _train_epoch(stack, optimizer, x, y, seeds, generators, t)
+            seconds = (time.perf_counter() - started) / count  # the epoch's time, shared by its models
+            for index, run_dir in enumerate(run_dirs):
+                bad = np.flatnonzero(~np.isfinite(losses[index]))
+                if len(bad):
+                    raise TrainingDiverged(f"{run_dir}: loss became {losses[index][bad[0]]} at epoch {epoch}, batch {bad[0] + 1}")
+            val = _validate(stack, val_x, val_y, t)
+            for index, state in enumerate(states):
+                stack.copy_into(index, state.model)
+                val_loss, val_accuracy, val_predicted = val[index]
+                result = EpochResult(
+                    epoch=epoch, first_step=state.step + 1, batch_loss=losses[index], batch_accuracy=accuracies[index],
+                    train_loss=float(np.average(losses[index], weights=sizes)),
+                    train_accuracy=float(np.average(accuracies[index], weights=sizes)),
+                    val_loss=val_loss, val_accuracy=val_accuracy, first_layer_grad=float(grads[index].mean()),
+                    seconds=seconds, images=int(sizes.sum()), val_predictions=val_predicted,
+                )
+                state.epoch, state.step = epoch, state.step + len(sizes)
+                for hook in hooks[index]:
+                    hook(state, result)
+        for index, (run_dir, model) in enumerate(zip(run_dirs, models)):
+            save_weights(run_dir, stack.copy_into(index, model))
+    return models
+
+
+def _train_epoch(stack: StackedMLP, optimizer, x, y, seeds, generators, t):
+    """One epoch for all seeds; per-seed (S, batches) losses, accuracies and first-layer gradients."""
+    stack.train()
+    orders = [epoch_order(y.shape[1], t.batch_size, t.batch_order, generator) for generator in generators]
+    size = orders[0][1]
+    order = torch.stack([o for o, _ in orders]).to(x.device)  # (S, images this epoch)
+    targets = y[seeds, order]
+    predicted = torch.empty_like(targets)
+    losses, grad_l1 = [], []
+    for start in range(0, order.shape[1], size):
+        index = order[:, start:start + size]
+        with autocast(x.device, t.precision):
+            logits = stack(x[seeds, index])
+        per_image = loss_from_logits(logits.float().flatten(0, 1), targets[:, start:start + size].flatten(), t.loss, reduction="none")
+        per_seed = per_image.view(len(generators), -1).mean(1)  # each seed's mean loss; their sum separates by seed
+        optimizer.zero_grad(set_to_none=True)
+        per_seed.sum().backward()
+        optimizer.step()
+        losses.append(per_seed.detach())
+        predicted[:, start:start + size] = logits.detach().argmax(2)
+        grad_l1.append(stack.weights[0].grad.abs().sum((1, 2)))
+    sizes = np.array([min(size, order.shape[1] - start) for start in range(0, order.shape[1], size)])
+    correct = np.add.reduceat((predicted == targets).cpu().numpy(), np.cumsum(sizes) - sizes, axis=1)
+    grads = torch.stack(grad_l1, 1).cpu().numpy() / stack.weights[0][0].numel()
+    return torch.stack(losses, 1).cpu().numpy(), correct / sizes, sizes, grads
+
+
+@torch.inference_mode()
+def _validate(stack: StackedMLP, x, y, t) -> list[tuple[float, float, np.ndarray]]:
+    """(loss, accuracy, predictions) of every seed on its validation part."""
+    stack.eval()
+    with autocast(x.device, t.precision):
+        logits = torch.cat([stack(chunk).float() for chunk in x.split(t.eval_batch_size, dim=1)], dim=1)
+    stack.train()
+    results = []
+    for seed_logits, labels in zip(logits, y):
+        predicted = seed_logits.argmax(1)
+        loss = loss_from_logits(seed_logits, labels, t.loss).item()
+        results.append((loss, (predicted == labels).float().mean().item(), predicted.cpu().numpy()))
+    return results
