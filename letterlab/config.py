@@ -58,10 +58,35 @@ class CNNConfig:
 
 
 @dataclass
+class ResNetConfig:
+    """Small residual net (letterlab.models.resnet): per stage, [max-pool 2] -> conv-bn-relu ->
+    residual blocks; then global average pooling -> [dropout] -> 10."""
+
+    kind: Literal["resnet"] = "resnet"
+    widths: list[int] = field(default_factory=lambda: [32, 64, 128])  # channels of each stage
+    residual: list[int] = field(default_factory=lambda: [0, 1, 1])  # residual blocks in each stage
+    dropout: float = 0.0  # before the output layer
+    init: Literal["normal", "xavier", "kaiming", "default"] = "default"
+    init_std: float = 0.1
+
+
+@dataclass
+class AugmentConfig:
+    """Random distortions of each training batch (letterlab.training.augment); all 0 = off."""
+
+    rotate: float = 0.0  # degrees, uniform in [-rotate, rotate]
+    scale: float = 0.0  # relative, uniform in [1 - scale, 1 + scale]
+    shear: float = 0.0  # degrees
+    translate: float = 0.0  # pixels, each axis
+    stroke: float = 0.0  # strength in [0, 1] of a blend towards the dilated (thicker) or eroded (thinner) glyph
+    elastic: float = 0.0  # pixels: largest displacement of a smooth random field
+
+
+@dataclass
 class TrainConfig:
     """How to train: optimizer, batches, epochs, loss, seed and data split."""
 
-    optimizer: Literal["sgd", "adam"] = "sgd"
+    optimizer: Literal["sgd", "adam", "adamw"] = "sgd"  # adamw: weight decay decoupled from the gradient
     lr: float = 0.01
     momentum: float = 0.0
     weight_decay: float = 0.0
@@ -73,7 +98,10 @@ class TrainConfig:
     # "logits": cross-entropy on the logits. "double_softmax": the homework's bug, softmax applied
     # to the output and then passed as logits to the softmax cross-entropy.
     loss: Literal["logits", "double_softmax"] = "logits"
-    seed: int = 0
+    seed: int = 0  # initialisation, batch order, dropout
+    # The embedded default's rendering and the train/validation/test split. Kept apart from `seed`
+    # so that runs with different seeds are judged on the same images.
+    data_seed: int = 0
     val_fraction: float = 0.2
     test_fraction: float = 0.2  # only for data without a test part of its own
     precision: Literal["fp32", "bf16"] = "fp32"
@@ -81,9 +109,15 @@ class TrainConfig:
     # Log a fixed panel of probe images (feature maps, top-3 bars, saliency) and the filter grid to
     # TensorBoard every epoch (about 1 s an epoch for the CNN on a 2-core CPU).
     log_probes: bool = False
+    # Learning rate per batch (letterlab.training.schedule): "constant"; "cosine": linear warm-up from
+    # 0, then a half cosine to 0; "one_cycle": linear warm-up from lr / 25, then linear down to 0.
+    schedule: Literal["constant", "cosine", "one_cycle"] = "constant"
+    warmup_fraction: float = 0.0  # share of all training batches spent warming up
+    label_smoothing: float = 0.0  # training loss only; validation and test losses stay plain cross-entropy
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
-ModelConfig = Union[MLPConfig, CNNConfig]
+ModelConfig = Union[MLPConfig, CNNConfig, ResNetConfig]
 
 
 @dataclass
@@ -147,9 +181,9 @@ def _coerce(hint, value, where: str):
 
 def model_from_dict(values: dict[str, Any], where: str = "model") -> ModelConfig:
     kind = values.get("kind", "mlp")
-    classes = {"mlp": MLPConfig, "cnn": CNNConfig}
+    classes = {"mlp": MLPConfig, "cnn": CNNConfig, "resnet": ResNetConfig}
     if kind not in classes:
-        raise ConfigError(f"{where}.kind: {kind!r} is not one of 'mlp', 'cnn'")
+        raise ConfigError(f"{where}.kind: {kind!r} is not one of 'mlp', 'cnn', 'resnet'")
     return _build(classes[kind], values, where)
 
 
@@ -177,18 +211,37 @@ def validate(config: RunConfig, where: str = "config") -> None:
         (0 < t.test_fraction < 1, "train.test_fraction must be between 0 and 1"),
         (0 <= t.momentum < math.inf and 0 <= t.weight_decay < math.inf, "train.momentum and train.weight_decay must be finite and >= 0"),
         (0 < m.init_std < math.inf, "model.init_std must be > 0 and finite"),
+        (0 <= t.warmup_fraction <= 1, "train.warmup_fraction must be between 0 and 1"),
+        (0 <= t.label_smoothing < 1, "train.label_smoothing must be in [0, 1)"),
+        (all(v >= 0 for v in dataclasses.asdict(t.augment).values()) and t.augment.scale < 1 and t.augment.stroke <= 1,
+         "train.augment values must be >= 0, scale < 1 and stroke <= 1"),
     ]
     if isinstance(m, MLPConfig):
         checks.append((all(h >= 1 for h in m.hidden), "model.hidden sizes must be >= 1"))
+    elif isinstance(m, ResNetConfig):
+        checks.append((len(m.widths) == len(m.residual) and 1 <= len(m.widths) <= 5, "model.widths and model.residual need the same length, 1 to 5 stages"))
+        checks.append((all(w >= 1 for w in m.widths) and all(r >= 0 for r in m.residual), "model.widths must be >= 1 and model.residual >= 0"))
+        checks.append((0 <= m.dropout < 1, "dropout probabilities must be in [0, 1)"))
     else:
         checks.append((all(b.filters >= 1 and b.kernel >= 1 and b.stride >= 1 and b.pool >= 0 for b in m.blocks),
                        "model.blocks need filters, kernel and stride >= 1 and pool >= 0"))
+        checks.append((all(b.kernel % 2 == 1 for b in m.blocks), "model.blocks need odd kernels ('same' padding keeps the size)"))
+        checks.append((cnn_output_size(m) >= 1, "model.blocks shrink the 28x28 image to nothing; use fewer pooling or stride steps"))
         drops = [m.input_dropout, m.fc_dropout] + [b.dropout for b in m.blocks]
         checks.append((all(0 <= p < 1 for p in drops), "dropout probabilities must be in [0, 1)"))
         checks.append((all(h >= 1 for h in m.fc), "model.fc sizes must be >= 1"))
     for ok, message in checks:
         if not ok:
             raise ConfigError(f"{where}: {message}")
+
+
+def cnn_output_size(config: CNNConfig, size: int = 28) -> int:
+    """Side of the last block's feature maps for a size x size input ('same' padding, floor pooling)."""
+    for block in config.blocks:
+        size = (size - 1) // block.stride + 1
+        if block.pool > 1:
+            size //= block.pool
+    return size
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:

@@ -66,3 +66,16 @@ def test_only_seed_siblings_stack():
     assert not can_stack([get_preset("mlp-tanh-50", seed=0), get_preset("mlp-tanh-500", seed=1)])
     assert not can_stack([get_preset("cnn", seed=0), get_preset("cnn", seed=1)])
     assert not can_stack([get_preset("mlp-tanh-50", seed=0), get_preset("mlp-tanh-50", seed=1, lr=0.1)])
+
+
+def test_train_seeds_command_writes_a_run_folder_per_seed(tmp_path, splits):
+    from letterlab.cli.main import main
+
+    np.savez(tmp_path / "bands.npz", images=np.concatenate([splits.train.images, splits.val.images, splits.test.images]),
+             labels=np.concatenate([splits.train.labels, splits.val.labels, splits.test.labels]))
+    assert main(["train", "--preset", "mlp-tanh-50", "--epochs", "2", "--seeds", "2", "--seed", "5",
+                 "--data", str(tmp_path / "bands.npz"), "--out", str(tmp_path / "runs"), "--device", "cpu"]) == 0
+    for seed in (5, 6):
+        run = tmp_path / "runs" / f"seed{seed}"
+        assert json.loads((run / "config.json").read_text())["train"]["seed"] == seed
+        assert json.loads((run / "results.json").read_text())["epochs"] == 2

@@ -60,6 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as error:  # training raises it with a message saying what is kept
         print(f"letterlab: interrupted{': ' + str(error) if str(error) else ''}", file=sys.stderr)
         return 130
+    except Exception as error:  # a bug of ours, not the user's input: still one line, and the way to see more
+        if args.debug:
+            raise
+        print(f"letterlab: internal error: {type(error).__name__}: {error} (run again with --debug for the traceback)", file=sys.stderr)
+        return 1
 
 
 # glibc hands freed memory back to the OS eagerly; in training that made the CNN's first conv take

@@ -6,7 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
-PRESET_NAMES = ["mlp-sigmoid-50", "mlp-tanh-50", "mlp-tanh-500", "mlp-tanh-100x2", "cnn", "cnn-bn-dropout"]
+from letterlab.models.presets import PRESETS
+
+PRESET_NAMES = list(PRESETS)
 
 
 def register(subparsers) -> None:
@@ -19,10 +21,12 @@ def register(subparsers) -> None:
     source.add_argument("--resume", metavar="RUN", help="continue an interrupted run from its last checkpoint")
     add_data_argument(train)
     train.add_argument("--out", metavar="DIR", help="run folder (default runs/<preset>-<time>)")
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--lr", type=float)
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--seed", type=int)
+    train.add_argument("--epochs", type=int, help="override the number of epochs")
+    train.add_argument("--lr", type=float, help="override the learning rate")
+    train.add_argument("--batch-size", type=int, help="override the batch size")
+    train.add_argument("--seed", type=int, help="seed of initialisation, batch order and dropout (default 0)")
+    train.add_argument("--seeds", type=int, metavar="N", help="train N runs, seeds SEED..SEED+N-1, into DIR/seed<k>; "
+                                                               "the seeds of an MLP are trained together as one stacked model")
     train.add_argument("--batch-order", choices=["shuffle", "random"])
     train.add_argument("--precision", choices=["fp32", "bf16"], help="bf16 autocast where the CPU/GPU supports it")
     train.add_argument("--double-softmax", action="store_true", help="reproduce the homework's bug: softmax applied twice")
@@ -96,7 +100,9 @@ def resolve_config(args):
         overrides["log_probes"] = True
     values = merge(values, {"train": overrides})
     if getattr(args, "data", None):
-        values["data"] = str(args.data)
+        values["data"] = args.data
+    if values.get("data"):  # saved absolute, so the run folder works from any directory
+        values["data"] = str(Path(values["data"]).resolve())
     return run_from_dict(values, where=args.config or "command line")
 
 
@@ -108,7 +114,7 @@ def run_train(args) -> int:
         from letterlab.training.checkpoint import checkpoint_info
         from letterlab.training.run_folder import read_config
 
-        given = [f"--{key.replace('_', '-')}" for key in OVERRIDES + ("data", "out", "double_softmax", "probes")
+        given = [f"--{key.replace('_', '-')}" for key in OVERRIDES + ("data", "out", "double_softmax", "probes", "seeds")
                  if getattr(args, key) not in (None, False)]
         if given:
             raise ConfigError(f"--resume continues {args.resume} with its saved config; {given[0]} cannot be combined with it")
@@ -119,10 +125,40 @@ def run_train(args) -> int:
 
         config = resolve_config(args)
         run_dir = new_run_dir(args.out, config.preset)
+    if args.seeds:
+        return run_train_seeds(config, run_dir, args)
     print(f"run folder: {run_dir}", flush=True)
     results = train_and_evaluate(config, run_dir, args.device, resume=bool(args.resume),
                                  progress=False if args.no_progress else None, announce=print)
     print(results["text"])
+    return 0
+
+
+def run_train_seeds(config, out: Path, args) -> int:
+    """`train --seeds N`: one run folder per seed under `out`; MLP seeds trained together."""
+    import dataclasses
+
+    from letterlab.errors import ConfigError
+    from letterlab.evaluation.run_results import train_and_evaluate, train_seeds_and_evaluate
+    from letterlab.training.stacked import can_stack
+
+    if args.seeds < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {args.seeds}")
+    configs = [dataclasses.replace(config, train=dataclasses.replace(config.train, seed=config.train.seed + k)) for k in range(args.seeds)]
+    run_dirs = [out / f"seed{c.train.seed}" for c in configs]
+    for run_dir in run_dirs:
+        run_dir.mkdir()
+    print(f"run folders: {', '.join(map(str, run_dirs))}", flush=True)
+    if can_stack(configs):
+        all_results = train_seeds_and_evaluate(configs, run_dirs, args.device, announce=print)
+    else:
+        all_results = [train_and_evaluate(c, d, args.device, progress=False if args.no_progress else None, announce=print)
+                       for c, d in zip(configs, run_dirs)]
+    accuracies = [r["test_accuracy"] for r in all_results]
+    for run_dir, accuracy in zip(run_dirs, accuracies):
+        print(f"{run_dir}: test accuracy {accuracy:.4f}")
+    mean, spread = sum(accuracies) / len(accuracies), (max(accuracies) - min(accuracies)) / 2
+    print(f"mean test accuracy over {len(accuracies)} seeds: {mean:.4f} (range ± {spread:.4f})")
     return 0
 
 

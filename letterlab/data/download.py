@@ -33,17 +33,23 @@ def download_dataset(name: str, *, url: str | None = None, out: str | Path = "."
     if urllib.parse.urlparse(url).scheme not in ("http", "https"):
         raise DataError(url, "only http:// and https:// URLs are supported")
     target = Path(out) / (PurePosixPath(urllib.parse.urlparse(url).path).name or f"{name}.tar.gz")
+    from letterlab.data.folder import check_letter_archive
+
     if not target.exists():
         part = target.with_name(target.name + ".part")
         _fetch(url, part, sys.stderr.isatty() if progress is None else progress)
         if sha256:
             _check_sha256(part, sha256, delete_on_mismatch=True)
+        try:  # a broken download (an error page, a body cut short) never takes the final name
+            count = check_letter_archive(part)
+        except DataError as error:
+            part.unlink()
+            raise DataError(url, f"the download is not a notMNIST archive and was deleted ({error.problem})") from None
         part.replace(target)
-    elif sha256:
-        _check_sha256(target, sha256, delete_on_mismatch=False)
-    from letterlab.data.folder import check_letter_archive
-
-    count = check_letter_archive(target)
+    else:
+        if sha256:
+            _check_sha256(target, sha256, delete_on_mismatch=False)
+        count = check_letter_archive(target)
     if extract:
         _extract(target)
     return target, count

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from letterlab.data.dataset import DataSplits, LetterImages, LoadedData
+from letterlab.data.dataset import DataSplits, LoadedData
+from letterlab.errors import DataError
 
 
 def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -27,6 +28,11 @@ def make_splits(data: LoadedData, val_fraction: float = 0.2, test_fraction: floa
         keep, held = stratified_split(pool.labels, test_fraction, seed)
         pool, test = pool.subset(keep), pool.subset(held)
     keep, held = stratified_split(pool.labels, val_fraction, seed + 1)
-    return DataSplits(train=pool.subset(keep), val=pool.subset(held), test=test)
+    splits = DataSplits(train=pool.subset(keep), val=pool.subset(held), test=test)
+    for name, part in (("training", splits.train), ("validation", splits.val), ("test", splits.test)):
+        if len(part) == 0:
+            raise DataError(data.train.source, f"too few images ({len(data.train)}) for a {name} part; "
+                                               "letterlab needs at least a few images of each letter")
+    return splits
 
 

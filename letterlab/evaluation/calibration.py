@@ -76,15 +76,14 @@ def calibrate_run(run_dir: Path, data_path: str | None = None, device_name: str 
     """Fit T on the run's validation split; ECE and NLL on the test images before and after. Writes
     calibration.json and figures/reliability.png into the run folder."""
     from letterlab.evaluation.figures import figure_to_png
-    from letterlab.evaluation.run_results import load_splits
-    from letterlab.evaluation.run_results import evaluation_data
+    from letterlab.evaluation.run_results import evaluation_data, load_run_splits
     from letterlab.evaluation.trained import load_trained
     from letterlab.models.inputs import pick_device
     from letterlab.training.files import write_json_atomic
 
     device = pick_device(device_name)
     config, model = load_trained(run_dir, device)
-    val, test = load_splits(config).val, evaluation_data(run_dir, data_path)
+    val, test = load_run_splits(run_dir, config).val, evaluation_data(run_dir, data_path)
     temperature = fit_temperature(run_logits(model, val.images, device, config.train.precision), torch.from_numpy(val.labels))
     logits, labels = run_logits(model, test.images, device, config.train.precision), torch.from_numpy(test.labels)
     result = {"data": test.source, "n": len(test), "temperature": temperature, "bins": BINS}

@@ -10,6 +10,7 @@ import numpy as np
 
 from letterlab import LETTERS, NUM_CLASSES
 from letterlab.evaluation.inspect import conv_layers, explain, feature_maps, layer_weights, tile
+from letterlab.training.files import write_atomic
 
 PROBES = "probes.npz"
 PER_CLASS = 2
@@ -28,8 +29,12 @@ def probe_panel(run_dir: Path, val_images: np.ndarray, val_labels: np.ndarray, s
     path = Path(run_dir) / PROBES
     if not path.exists():
         index = choose_probes(val_labels, seed=seed)
-        with open(path, "wb") as handle:
-            np.savez(handle, val_index=index, images=val_images[index], labels=val_labels[index])
+
+        def save(temp: Path) -> None:
+            with open(temp, "wb") as handle:
+                np.savez(handle, val_index=index, images=val_images[index], labels=val_labels[index])
+
+        write_atomic(path, save)
     with np.load(path) as stored:
         return stored["images"], stored["labels"].astype(np.int64)
 

@@ -16,7 +16,8 @@ from letterlab.evaluation.metrics import format_confusion, format_per_class
 from letterlab.evaluation.trained import load_trained, score
 from letterlab.models.inputs import pick_device
 from letterlab.training.files import write_json_atomic, write_text_atomic
-from letterlab.training.run_folder import RESULTS, read_config
+from letterlab.errors import LetterlabError
+from letterlab.training.run_folder import ENVIRONMENT, RESULTS, data_fingerprint, read_config, read_json
 from letterlab.training.writers import METRICS, TIMING, read_jsonl
 
 
@@ -26,7 +27,18 @@ def load_splits(config: RunConfig) -> DataSplits:
     from letterlab.data.split import make_splits
 
     t = config.train
-    return make_splits(load_data(config.data or None, seed=t.seed), t.val_fraction, t.test_fraction, t.seed)
+    return make_splits(load_data(config.data or None, seed=t.data_seed), t.val_fraction, t.test_fraction, t.data_seed)
+
+
+def load_run_splits(run_dir: Path, config: RunConfig) -> DataSplits:
+    """`load_splits` for an existing run, refusing data that differs from what the run was trained
+    on (another file at the same path, or an embedded default rendered from other fonts)."""
+    splits = load_splits(config)
+    recorded = read_json(Path(run_dir) / ENVIRONMENT).get("data", {}).get("sha256")
+    if recorded and recorded != data_fingerprint(splits):
+        raise LetterlabError(f"{run_dir}: the data ({splits.train.source}) is not what this run was trained on "
+                             "(its SHA-256 differs from environment.json); pass --data PATH to evaluate on other data")
+    return splits
 
 
 def epoch_hooks(config: RunConfig, extra_hooks=()) -> tuple:
@@ -40,7 +52,7 @@ def train_and_evaluate(config: RunConfig, run_dir: Path, device_name: str = "aut
     from letterlab.training.session import train_run
 
     device = pick_device(device_name)
-    splits = load_splits(config)
+    splits = load_run_splits(run_dir, config) if resume else load_splits(config)
     announce(f"data: {splits.train.source}: train {len(splits.train)}, validation {len(splits.val)}, test {len(splits.test)}")
     state = train_run(config, run_dir, splits, device, resume=resume, progress=progress, extra_hooks=epoch_hooks(config, extra_hooks))
     return write_results(config, run_dir, state.model, splits, device)
@@ -63,7 +75,7 @@ def train_seeds_and_evaluate(configs: list[RunConfig], run_dirs: list[Path], dev
 def write_results(config: RunConfig, run_dir: Path, model, splits: DataSplits, device) -> dict:
     """Score the trained model on the test part; write results.json and confusion.txt from it and
     the run's metrics and timing files."""
-    test = score(model, splits.test, device, config.train.precision)
+    test = score(model, splits.test, device, config.train.precision, config.train.loss)
     metrics, timing = read_jsonl(run_dir / METRICS), read_jsonl(run_dir / TIMING)
     last = metrics[-1] if metrics else {}
     seconds = [t["seconds"] for t in timing]
@@ -88,7 +100,7 @@ def evaluation_data(run_dir: Path, data_path: str | None) -> LetterImages:
     if data_path:
         loaded = load_data(data_path)
         return loaded.test if loaded.test is not None else loaded.train
-    test = load_splits(read_config(Path(run_dir))).test
+    test = load_run_splits(run_dir, read_config(Path(run_dir))).test
     return dataclasses.replace(test, source=f"{test.source} [run test split]")
 
 
@@ -97,7 +109,7 @@ def evaluate_run(run_dir: Path, data_path: str | None, device_name: str = "auto"
     device = pick_device(device_name)
     config, model = load_trained(run_dir, device)
     data = evaluation_data(run_dir, data_path)
-    result = score(model, data, device, config.train.precision)
+    result = score(model, data, device, config.train.precision, config.train.loss)
     return {**result, "text": _describe({"test_accuracy": result["accuracy"], "test_n": result["n"]}, result)}
 
 

@@ -11,7 +11,7 @@ from letterlab.config import RunConfig
 from letterlab.data.dataset import LetterImages
 from letterlab.evaluation.metrics import accuracy, confusion_matrix, per_class_scores
 from letterlab.models.build import build_model
-from letterlab.models.inference import predict_logits
+from letterlab.models.inference import loss_from_logits, predict_logits
 from letterlab.models.inputs import images_to_tensor
 from letterlab.training.checkpoint import load_weights
 from letterlab.training.run_folder import read_config
@@ -30,17 +30,17 @@ def probabilities(model: torch.nn.Module, images: np.ndarray, device: torch.devi
     return torch.softmax(logits, dim=1).cpu().numpy()
 
 
-def score(model: torch.nn.Module, data: LetterImages, device: torch.device, precision: str = "fp32") -> dict:
-    """Accuracy, n, loss, confusion matrix and per-class precision/recall/F1 on every image of `data`."""
-    probs = probabilities(model, data.images, device, precision)
-    predicted = probs.argmax(1)
-    confusion = confusion_matrix(data.labels, predicted)
-    picked = probs[np.arange(len(probs)), data.labels]
+def score(model: torch.nn.Module, data: LetterImages, device: torch.device, precision: str = "fp32", loss: str = "logits") -> dict:
+    """Accuracy, n, loss (as the run was trained: `loss` is TrainConfig.loss), confusion matrix and
+    per-class precision/recall/F1 on every image of `data`."""
+    logits = predict_logits(model, images_to_tensor(data.images, device), precision=precision)
+    labels = torch.from_numpy(data.labels).to(device)
+    confusion = confusion_matrix(data.labels, logits.argmax(1).cpu().numpy())
     return {
         "source": data.source,
         "n": int(len(data)),
         "accuracy": accuracy(confusion),
-        "loss": float(-np.log(np.clip(picked, 1e-12, None)).mean()) if len(data) else float("nan"),
+        "loss": loss_from_logits(logits, labels, loss).item() if len(data) else float("nan"),
         "confusion": confusion.tolist(),
         "per_class": per_class_scores(confusion),
     }

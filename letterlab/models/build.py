@@ -5,15 +5,21 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+import torch
 from torch import nn
 
 from letterlab import IMAGE_SIZE, NUM_CLASSES
-from letterlab.config import CNNConfig, MLPConfig, ModelConfig
+from letterlab.config import CNNConfig, MLPConfig, ModelConfig, ResNetConfig, cnn_output_size
 from letterlab.models.layers import BatchNorm2d, Dropout, activation
+from letterlab.models.resnet import build_resnet
 
 
 def build_model(config: ModelConfig) -> nn.Sequential:
-    model = build_mlp(config) if isinstance(config, MLPConfig) else build_cnn(config)
+    if isinstance(config, ResNetConfig):
+        # channels_last: measured ~20% faster for this net's 3x3 convs on a 2-core AVX2 CPU.
+        model = build_resnet(config.widths, config.residual, config.dropout).to(memory_format=torch.channels_last)
+    else:
+        model = build_mlp(config) if isinstance(config, MLPConfig) else build_cnn(config)
     initialise(model, config.init, config.init_std)
     return model
 
@@ -33,15 +39,13 @@ def build_cnn(config: CNNConfig) -> nn.Sequential:
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     if config.input_dropout:
         layers["input_dropout"] = Dropout(config.input_dropout)
-    channels, size = 1, IMAGE_SIZE
+    channels = 1
     for i, block in enumerate(config.blocks, start=1):
         layers[f"conv{i}"] = nn.Conv2d(channels, block.filters, block.kernel, stride=block.stride, padding=block.kernel // 2)
-        size = (size + 2 * (block.kernel // 2) - block.kernel) // block.stride + 1
         if block.pool > 1:
             # Pool before the activation: max-pool commutes with any increasing function, and the
             # activation then runs on 4x fewer values.
             layers[f"pool{i}"] = nn.MaxPool2d(block.pool)
-            size //= block.pool
         layers[f"{config.activation}{i}"] = activation(config.activation)
         if block.batch_norm:
             layers[f"bn{i}"] = BatchNorm2d(block.filters, config.batch_norm_eval)
@@ -49,7 +53,7 @@ def build_cnn(config: CNNConfig) -> nn.Sequential:
             layers[f"dropout{i}"] = Dropout(block.dropout)
         channels = block.filters
     layers["flatten"] = nn.Flatten()
-    width = channels * size * size
+    width = channels * cnn_output_size(config, IMAGE_SIZE) ** 2
     for i, hidden in enumerate(config.fc, start=1):
         layers[f"fc{i}"] = nn.Linear(width, hidden)
         layers[f"fc{i}_{config.activation}"] = activation(config.activation)

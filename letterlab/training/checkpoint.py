@@ -40,6 +40,7 @@ def save_checkpoint(run_dir: Path, state: TrainingState) -> None:
         "optimizer": state.optimizer.state_dict(),
         "batch_generator": state.batch_generator.get_state(),
         "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],  # dropout on a GPU
         "epoch": state.epoch,
         "step": state.step,
         "appended": file_sizes(run_dir, APPEND_ONLY),  # {file name: bytes} at this checkpoint
@@ -82,6 +83,8 @@ def load_checkpoint(run_dir: Path, state: TrainingState) -> dict[str, int]:
         state.optimizer.load_state_dict(payload["optimizer"])
         state.batch_generator.set_state(payload["batch_generator"])
         torch.set_rng_state(payload["torch_rng"])
+        if payload.get("cuda_rng"):
+            torch.cuda.set_rng_state_all(payload["cuda_rng"])
         state.epoch, state.step = int(payload["epoch"]), int(payload["step"])
         return dict(payload["appended"])
     except Exception as error:  # weights_only refuses any pickled callable; a foreign dict lacks keys
