@@ -39,7 +39,8 @@ def register(subparsers) -> None:
     evaluate = subparsers.add_parser("evaluate", help="accuracy, confusion matrix and per-class scores of a run",
                                      description="Evaluate a trained run on every image at PATH (the test part of a course "
                                                  "folder), or on the run's own test split when --data is not given.")
-    evaluate.add_argument("run", metavar="RUN", help="run folder")
+    evaluate.add_argument("run", metavar="RUN", nargs="+", help="run folder; several: their averaged prediction (an ensemble)")
+    evaluate.add_argument("--tta", action="store_true", help="test-time augmentation: average over shifted and scaled views")
     evaluate.add_argument("--data", metavar="PATH", help="data to evaluate on (any format `letterlab data info` reads)")
     evaluate.add_argument("--json", action="store_true", help="print JSON: accuracy, n, loss, confusion, per_class")
     add_device_argument(evaluate)
@@ -165,7 +166,15 @@ def run_train_seeds(config, out: Path, args) -> int:
 def run_evaluate(args) -> int:
     from letterlab.evaluation.run_results import evaluate_run
 
-    results = evaluate_run(Path(args.run), args.data, args.device)
+    if len(args.run) > 1 or args.tta:
+        from letterlab.evaluation.ensemble import score_ensemble
+        from letterlab.evaluation.run_results import evaluation_data
+        from letterlab.models.inputs import pick_device
+
+        runs = [Path(run) for run in args.run]
+        results = score_ensemble(runs, evaluation_data(runs[0], args.data), pick_device(args.device), args.tta)
+    else:
+        results = evaluate_run(Path(args.run[0]), args.data, args.device)
     print(json.dumps({k: v for k, v in results.items() if k != "text"}, indent=2) if args.json else results["text"])
     return 0
 

@@ -17,7 +17,9 @@ from torch import nn
 from letterlab.config import TrainConfig
 from letterlab.errors import TrainingDiverged
 from letterlab.models.inference import autocast, loss_from_logits, predict_logits
+from letterlab.training.augment import augment_batch
 from letterlab.training.batches import epoch_order
+from letterlab.training.schedule import learning_rate, set_learning_rate
 
 
 @dataclass
@@ -59,6 +61,8 @@ class Hooks:
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     if config.optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     # foreach: one multi-tensor update instead of a Python loop over parameters (faster for small nets).
     return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay, foreach=True)
 
@@ -79,13 +83,16 @@ def train_epoch(state: TrainingState, x: torch.Tensor, y: torch.Tensor, config: 
     predicted = torch.empty_like(targets)
     weight = first_weight(model)
     losses, grad_l1 = [], []
+    total_steps = len(batches) * config.epochs
     for i, (index, batch_predicted) in enumerate(zip(batches, predicted.split(size))):
         # A gather per batch: the batch stays in cache for the forward pass (one gather of the
         # whole epoch was measured slower on CPU).
         batch_x, batch_y = x[index], y[index]
+        batch_x = augment_batch(batch_x, config.augment, state.batch_generator)
+        set_learning_rate(optimizer, learning_rate(config, state.step + i, total_steps))
         with autocast(x.device, config.precision):
             logits = model(batch_x)
-        loss = loss_from_logits(logits.float(), batch_y, config.loss)
+        loss = loss_from_logits(logits.float(), batch_y, config.loss, smoothing=config.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -1,0 +1,64 @@
+"""Test-time augmentation (TTA) and ensembles of runs: average the softmax probabilities of
+several views of each image and/or several trained runs (e.g. the same preset with seeds 0, 1, 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from letterlab.data.dataset import LetterImages
+from letterlab.evaluation.metrics import accuracy, confusion_matrix, format_confusion, per_class_scores
+from letterlab.evaluation.trained import load_trained
+from letterlab.models.inference import predict_logits
+from letterlab.models.inputs import images_to_tensor
+from letterlab.training.augment import affine_theta, warp
+
+# TTA views as (scale, shift x, shift y in pixels): the image itself, one-pixel shifts and a slightly
+# smaller and larger glyph: the kinds of variation training augmentation taught the net to ignore.
+TTA_VIEWS = [(1.0, 0, 0), (1.0, 1, 0), (1.0, -1, 0), (1.0, 0, 1), (1.0, 0, -1), (0.93, 0, 0), (1.07, 0, 0)]
+
+
+def view(x: torch.Tensor, scale: float, dx: float, dy: float) -> torch.Tensor:
+    """The batch `x` (N, 1, 28, 28) zoomed by `scale` and moved by (dx, dy) pixels."""
+    if (scale, dx, dy) == (1.0, 0, 0):
+        return x
+    n = len(x)
+    zeros = torch.zeros(n, device=x.device)
+    shift = torch.tensor([dx, dy], dtype=torch.float32, device=x.device).expand(n, 2)
+    return warp(x, affine_theta(zeros, torch.full((n,), scale, device=x.device), zeros, shift))
+
+
+def model_probabilities(model: torch.nn.Module, x: torch.Tensor, precision: str = "fp32", tta: bool = False) -> torch.Tensor:
+    """Softmax probabilities (N, 10): of the images themselves, or averaged over the TTA views."""
+    views = TTA_VIEWS if tta else TTA_VIEWS[:1]
+    return torch.stack([torch.softmax(predict_logits(model, view(x, *v), precision=precision), 1) for v in views]).mean(0)
+
+
+def ensemble_probabilities(run_dirs: list[Path], images: np.ndarray, device: torch.device, tta: bool = False) -> np.ndarray:
+    """Probabilities (N, 10) for uint8 images (N, 28, 28), averaged over the runs (and views)."""
+    x = images_to_tensor(images, device)
+    total = torch.zeros(len(images), 10, device=device)
+    for run_dir in run_dirs:
+        config, model = load_trained(run_dir, device)
+        total += model_probabilities(model, x, config.train.precision, tta)
+    return (total / len(run_dirs)).cpu().numpy()
+
+
+def score_ensemble(run_dirs: list[Path], data: LetterImages, device: torch.device, tta: bool = False) -> dict:
+    """Accuracy, n, loss (negative log of the averaged probability of the true letter), confusion
+    matrix and per-class scores of the averaged prediction; `text` is a printable summary."""
+    probs = ensemble_probabilities(run_dirs, data.images, device, tta)
+    confusion = confusion_matrix(data.labels, probs.argmax(1))
+    picked = probs[np.arange(len(probs)), data.labels]
+    result = {
+        "source": data.source, "runs": [str(r) for r in run_dirs], "tta": tta, "n": int(len(data)),
+        "accuracy": accuracy(confusion),
+        "loss": float(-np.log(np.clip(picked, 1e-12, None)).mean()) if len(data) else float("nan"),
+        "confusion": confusion.tolist(), "per_class": per_class_scores(confusion),
+    }
+    how = f"{len(run_dirs)} run{'s' if len(run_dirs) > 1 else ''}" + (f", TTA over {len(TTA_VIEWS)} views" if tta else "")
+    result["text"] = (f"test accuracy: {result['accuracy']:.4f} on {result['n']} images ({data.source}); {how}\n\n"
+                      f"confusion matrix (rows: true letter, columns: predicted):\n{format_confusion(confusion)}")
+    return result

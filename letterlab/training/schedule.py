@@ -1,0 +1,37 @@
+"""Learning-rate schedules, stepped every batch.
+
+The rate is a pure function of the global step (batches done), so a resumed run needs no
+scheduler state beyond the step its checkpoint already carries."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from letterlab.config import TrainConfig
+
+ONE_CYCLE_START = 1 / 25  # one-cycle warm-up starts at lr / 25 (as in Smith's one-cycle policy)
+
+
+def learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
+    """The rate for the batch after `step` batches of `total_steps` (0 <= step < total_steps).
+
+    "constant": lr. "cosine": linear warm-up from 0 over the first warmup_fraction of the batches,
+    then lr * (1 + cos(pi * t)) / 2 with t going 0 -> 1 over the rest. "one_cycle": linear warm-up
+    from lr / 25 to lr, then linear down towards 0."""
+    if config.schedule == "constant":
+        return config.lr
+    warmup = round(config.warmup_fraction * total_steps)
+    if step < warmup:
+        start = 0.0 if config.schedule == "cosine" else config.lr * ONE_CYCLE_START
+        return start + (config.lr - start) * (step + 1) / warmup
+    t = (step - warmup) / max(total_steps - warmup, 1)  # 0 at the end of warm-up, -> 1 at the end
+    if config.schedule == "cosine":
+        return config.lr * (1 + math.cos(math.pi * t)) / 2
+    return config.lr * (1 - t)
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
