@@ -180,7 +180,12 @@ def test_cli_reproduce_quick_writes_the_report(tmp_path, tiny_data, capsys):
     assert summary["mlp-sigmoid-50"]["seeds"] == [0, 1] and summary["mlp-sigmoid-50"]["epochs"] == 3
     assert summary["mlp-sigmoid-50"]["data"]["train"] == 130  # per letter 20: 4 test, round(3.2) = 3 validation
     assert (out / "report.html").stat().st_size > 10_000
-    assert len(list(out.glob("*/events.out.tfevents.*"))) == 4  # one TensorBoard run per run folder, one --logdir
+    assert len({p.parent for p in out.glob("*/events.out.tfevents.*")}) == 4  # one TensorBoard run per run folder, one --logdir
+    for run in out.glob("mlp-*"):  # inspected for the report: statistics, error grid, first-layer weights, saliency
+        record = json.loads((run / "inspection.json").read_text())
+        assert record["n"] == 40 and record["ci95"][0] <= record["accuracy"] <= record["ci95"][1]
+        assert {"errors.png", "filters_layer1.png", "reliability.png"} <= {p.name for p in (run / "figures").glob("*.png")}
+    assert "95% Wilson interval" in (out / "report.md").read_text()
     (out / "report.html").unlink()
     assert main(["report", str(out)]) == 0 and (out / "report.html").exists()
     assert main(["reproduce", "--presets", "mlp-bogus", "--out", str(out)]) == 2

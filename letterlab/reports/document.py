@@ -12,11 +12,13 @@ from letterlab.evaluation.figures import figure_to_png, image_to_png
 from letterlab.reports import plots
 from letterlab.reports.blocks import Block, Bullets, Heading, Image, Paragraph, Table
 from letterlab.reports.html import to_html
+from letterlab.reports.inspection import INSPECTION
 from letterlab.reports.markdown import to_markdown
 from letterlab.reports.profiles import differences_from_homework
 from letterlab.reports.questions import BUG, Answer, answer_all, percent, with_spread
 from letterlab.reports.summary import Experiment, Run, load_experiments, write_summary
 from letterlab.training.files import write_text_atomic
+from letterlab.training.run_folder import read_json
 
 FIGURES = "report-figures"  # the report's own PNGs, beside report.md
 RUN_FIGURES = "figures"  # a run folder's inspection PNGs (error grids, filters, ...), shown in its section
@@ -103,8 +105,19 @@ def experiment_blocks(out: Path, experiment: Experiment, figures: FigureWriter) 
         figures(plots.test_confusion_image(experiment), f"{experiment.name}-confusion", f"{experiment.name}: test confusion matrix"),
     ]
     for run in experiment.runs:
-        blocks += run_figures(out, run)
+        blocks += run_statistics(run) + run_figures(out, run)
     return blocks
+
+
+def run_statistics(run: Run) -> list[Block]:
+    """The run's accuracy with its 95% interval and its calibration, from inspection.json."""
+    record = read_json(run.path / INSPECTION)
+    if not record:
+        return []
+    low, high = record["ci95"]
+    return [Paragraph(f"{run.name}: test accuracy {percent(record['accuracy'])} (95% Wilson interval {percent(low)} to "
+                      f"{percent(high)}, {record['n']} images); expected calibration error {record['ece_before']:.4f}, "
+                      f"{record['ece_after']:.4f} after temperature scaling (T = {record['temperature']:.3f}, fitted on validation).")]
 
 
 def build_document(out: Path, experiments: list[Experiment]) -> list[Block]:

@@ -13,6 +13,7 @@ import numpy as np
 
 from letterlab.models.build import build_model
 from letterlab.models.summary import training_flops_per_image
+from letterlab.reports.inspection import mcnemar_between
 from letterlab.reports.summary import Experiment
 
 SAME = 0.01  # 1 percentage point
@@ -152,6 +153,12 @@ def cnn_vs_mlp(found: dict[str, Experiment]) -> Answer:
     cost = cnn.mean("seconds_per_epoch") / best.mean("seconds_per_epoch")
     answer.verdicts.append(f"The CNN is {than(relation)} the best MLP by validation accuracy, {best.name} "
                            f"({points(difference)} test accuracy), at {cost:.0f}x the time per epoch.")
+    test = mcnemar_between(cnn.runs[0].path, best.runs[0].path)
+    if test:
+        significant = test["p_value"] < 0.05
+        answer.verdicts.append(f"McNemar's exact test on the same test images ({cnn.runs[0].name} against {best.runs[0].name}): "
+                               f"only the CNN right on {test['only_a_correct']}, only the MLP on {test['only_b_correct']}, "
+                               f"p = {test['p_value']:.2g}: the difference is {'' if significant else 'not '}significant at 0.05.")
     above = cnn.mean("test_accuracy") > 0.90
     answer.verdicts.append(f"The CNN's test accuracy is {percent(cnn.mean('test_accuracy'))}: "
                            f"{'above' if above else 'not above'} the homework's 90%.")

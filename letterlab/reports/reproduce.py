@@ -71,6 +71,7 @@ def reproduce(out: Path, plan: list[PlannedRun], *, force: bool = False, device:
         if status == "complete":
             announce(f"{prefix} complete, reused")
             done[run.name] = "reused"
+            _inspect(run_dir, device, announce, prefix)
             continue
         if status == "fresh" and run_dir.exists():
             shutil.rmtree(run_dir)
@@ -79,4 +80,16 @@ def reproduce(out: Path, plan: list[PlannedRun], *, force: bool = False, device:
         results = train_and_evaluate(run.config, run_dir, device, resume=status == "interrupted", progress=progress)
         announce(f"{prefix} test accuracy {results['test_accuracy']:.4f}, {results['train_seconds']:.1f} s of training")
         done[run.name] = "resumed" if status == "interrupted" else "trained"
+        _inspect(run_dir, device, announce, prefix)
     return done
+
+
+def _inspect(run_dir: Path, device: str, announce: Callable[[str], None], prefix: str) -> None:
+    """Error grids, filters, feature maps, saliency and calibration for the report, once per run."""
+    from letterlab.reports.inspection import INSPECTION, inspect_for_report
+
+    if not (run_dir / INSPECTION).exists():
+        record = inspect_for_report(run_dir, device)
+        low, high = record["ci95"]
+        announce(f"{prefix} inspected: accuracy {record['accuracy']:.4f} (95% CI {low:.4f}-{high:.4f}), "
+                 f"ECE {record['ece_before']:.4f} -> {record['ece_after']:.4f} after temperature scaling")
