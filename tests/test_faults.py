@@ -108,9 +108,9 @@ def test_nan_names_epoch_and_batch_and_keeps_the_last_good_epoch(tmp_path, make_
     calls = []
     real_loss = letterlab.training.loop.loss_from_logits
 
-    def nan_from_the_11th_training_batch(logits, labels, kind):
+    def nan_from_the_11th_training_batch(logits, labels, kind, **options):
         calls.extend([1] if logits.requires_grad else [])
-        return real_loss(logits, labels, kind) * (float("nan") if len(calls) >= 11 else 1.0)
+        return real_loss(logits, labels, kind, **options) * (float("nan") if len(calls) >= 11 else 1.0)
 
     monkeypatch.setattr(letterlab.training.loop, "loss_from_logits", nan_from_the_11th_training_batch)
     splits = DataSplits(make_letters(64, seed=1), make_letters(20, seed=2), make_letters(20, seed=3))
