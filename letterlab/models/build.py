@@ -15,11 +15,13 @@ from letterlab.models.resnet import build_resnet
 
 
 def build_model(config: ModelConfig) -> nn.Sequential:
-    if isinstance(config, ResNetConfig):
-        # channels_last: measured ~20% faster for this net's 3x3 convs on a 2-core AVX2 CPU.
-        model = build_resnet(config.widths, config.residual, config.dropout).to(memory_format=torch.channels_last)
+    if isinstance(config, MLPConfig):
+        model = build_mlp(config)
     else:
-        model = build_mlp(config) if isinstance(config, MLPConfig) else build_cnn(config)
+        model = build_resnet(config.widths, config.residual, config.dropout) if isinstance(config, ResNetConfig) else build_cnn(config)
+        # channels_last: oneDNN's convolutions then run without layout copies (measured ~20% faster
+        # for training and inference on a 2-core AVX2 CPU); loaded weights keep this layout.
+        model = model.to(memory_format=torch.channels_last)
     initialise(model, config.init, config.init_std)
     return model
 

@@ -48,8 +48,6 @@ def new_state(config: RunConfig, device: torch.device) -> TrainingState:
     """Model, optimizer and batch-order generator, all seeded from `config.train.seed`."""
     torch.manual_seed(config.train.seed)
     model = build_model(config.model).to(device)
-    if device.type == "cpu" and config.model.kind == "cnn":
-        model = model.to(memory_format=torch.channels_last)
     generator = torch.Generator().manual_seed(config.train.seed)
     return TrainingState(model=model, optimizer=make_optimizer(model, config.train), batch_generator=generator)
 
