@@ -46,7 +46,7 @@ def test_each_stacked_seed_matches_its_separate_run(tmp_path, splits, preset):
     stacked_dirs = [tmp_path / f"stacked{seed}" for seed in (0, 1, 2)]
     for folder in stacked_dirs:
         folder.mkdir()
-    train_stacked(configs, stacked_dirs, [splits] * 3, torch.device("cpu"))
+    train_stacked(configs, stacked_dirs, splits, torch.device("cpu"))
     for config, folder in zip(configs, stacked_dirs):
         alone = tmp_path / f"alone{config.train.seed}"
         alone.mkdir()

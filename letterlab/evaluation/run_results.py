@@ -65,11 +65,11 @@ def train_seeds_and_evaluate(configs: list[RunConfig], run_dirs: list[Path], dev
     from letterlab.training.stacked import train_stacked
 
     device = pick_device(device_name)
-    splits = [load_splits(config) for config in configs]
-    announce(f"data: {splits[0].train.source}: train {len(splits[0].train)}, validation {len(splits[0].val)}, "
-             f"test {len(splits[0].test)}; {len(configs)} seeds trained together")
+    splits = load_splits(configs[0])  # the seeds differ only in `seed`, not in their data
+    announce(f"data: {splits.train.source}: train {len(splits.train)}, validation {len(splits.val)}, "
+             f"test {len(splits.test)}; {len(configs)} seeds trained together")
     models = train_stacked(configs, run_dirs, splits, device, extra_hooks=epoch_hooks(configs[0]))
-    return [write_results(*args, device) for args in zip(configs, run_dirs, models, splits)]
+    return [write_results(config, run_dir, model, splits, device) for config, run_dir, model in zip(configs, run_dirs, models)]
 
 
 def write_results(config: RunConfig, run_dir: Path, model, splits: DataSplits, device) -> dict:

@@ -2,7 +2,7 @@
 axis, every layer one batched matmul (`baddbmm`), one optimizer step for all. The small MLPs are
 bound by per-operation overhead, so N seeds together cost little more than one.
 
-Each seed keeps its own initialisation, batch order, data split and run folder, and its gradients
+Each seed keeps its own initialisation, batch order and run folder, and its gradients
 are exactly those of a separate run (the summed loss separates by seed); only the matmul kernels
 differ, so a stacked model matches a separately trained one up to float rounding. Stacked runs
 write no checkpoints: an interrupted group is trained again."""
@@ -72,16 +72,16 @@ def can_stack(configs: list[RunConfig]) -> bool:
     return all(c == unseeded[0] for c in unseeded)
 
 
-def _stacked_tensors(parts, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-seed images (S, N, 784) and labels (S, N); the seeds' splits have equal sizes."""
-    images = torch.stack([images_to_tensor(part.images, device).flatten(1) for part in parts])
-    return images, torch.stack([torch.from_numpy(part.labels) for part in parts]).to(device)
+def _tensors(part, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images (1, N, 784) and labels (1, N): one copy of the data, indexed by every seed."""
+    return images_to_tensor(part.images, device).flatten(1)[None], torch.from_numpy(part.labels).to(device)[None]
 
 
-def train_stacked(configs: list[RunConfig], run_dirs: list[Path], splits: list[DataSplits], device: torch.device,
+def train_stacked(configs: list[RunConfig], run_dirs: list[Path], splits: DataSplits, device: torch.device,
                   extra_hooks=()) -> list[nn.Sequential]:
-    """Train runs that differ only in seed together, each into its own run folder (metrics, timing,
-    TensorBoard, weights, and `extra_hooks` as for `train_run`); returns the trained models."""
+    """Train runs that differ only in seed (so they share their data: `data_seed` is not the seed)
+    together, each into its own run folder (metrics, timing, TensorBoard, weights, and `extra_hooks`
+    as for `train_run`); returns the trained models."""
     t, count = configs[0].train, len(configs)
     models = []
     for config in configs:  # the same initialisation as a separate run of each seed
@@ -90,17 +90,17 @@ def train_stacked(configs: list[RunConfig], run_dirs: list[Path], splits: list[D
     stack = StackedMLP(models, configs[0].model.activation).to(device)
     optimizer = make_optimizer(stack, t)
     generators = [torch.Generator().manual_seed(c.train.seed) for c in configs]
-    x, y = _stacked_tensors([s.train for s in splits], device)
-    val_x, val_y = _stacked_tensors([s.val for s in splits], device)
-    seeds = torch.arange(count, device=device)[:, None]
+    x, y = _tensors(splits.train, device)
+    val_x, val_y = _tensors(splits.val, device)
+    seeds = torch.zeros(1, 1, dtype=torch.long, device=device)  # every seed reads the one copy
     with contextlib.ExitStack() as cleanup:
         states, hooks = [], []
-        for config, run_dir, part, model, generator in zip(configs, run_dirs, splits, models, generators):
+        for config, run_dir, model, generator in zip(configs, run_dirs, models, generators):
             cleanup.enter_context(RunLock(run_dir))
-            write_run_description(run_dir, config, part, str(device))
+            write_run_description(run_dir, config, splits, str(device))
             writer = SummaryWriter(log_dir=str(run_dir))
             cleanup.callback(writer.close)
-            context = TrainingContext(run_dir, config, part, device, writer)
+            context = TrainingContext(run_dir, config, splits, device, writer)
             states.append(TrainingState(model=model, optimizer=optimizer, batch_generator=generator))
             hooks.append([MetricsFile(run_dir), TimingFile(run_dir), TensorBoardScalars(writer)] + [make(context) for make in extra_hooks])
         for epoch in range(1, t.epochs + 1):
@@ -160,6 +160,8 @@ def _train_epoch(stack: StackedMLP, optimizer, x, y, seeds, generators, t):
 @torch.inference_mode()
 def _validate(stack: StackedMLP, x, y, t) -> list[tuple[float, float, np.ndarray]]:
     """(loss, accuracy, predictions) of every seed on its validation part."""
+    count = len(stack.weights[0])
+    x, y = x.expand(count, -1, -1), y.expand(count, -1)  # views: the seeds share one copy
     stack.eval()
     with autocast(x.device, t.precision):
         logits = torch.cat([stack(chunk).float() for chunk in x.split(t.eval_batch_size, dim=1)], dim=1)
