@@ -190,3 +190,11 @@ def test_cli_reproduce_quick_writes_the_report(tmp_path, tiny_data, capsys):
     assert main(["report", str(out)]) == 0 and (out / "report.html").exists()
     assert main(["reproduce", "--presets", "mlp-bogus", "--out", str(out)]) == 2
     assert "unknown preset 'mlp-bogus'" in capsys.readouterr().err
+
+
+def test_reproduce_runs_the_homeworks_six_by_default():
+    from letterlab.cli.report_commands import parse_presets
+    from letterlab.models.presets import HOMEWORK_PRESETS, PRESETS
+
+    assert parse_presets(None) == HOMEWORK_PRESETS == list(PRESETS)[:6]
+    assert parse_presets("cnn, mlp-tanh-50,cnn") == ["cnn", "mlp-tanh-50"]

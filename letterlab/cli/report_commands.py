@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from letterlab.cli.train_commands import PRESET_NAMES, add_data_argument, add_device_argument
+from letterlab.models.presets import HOMEWORK_PRESETS
 
 
 def register(subparsers) -> None:
@@ -15,7 +16,7 @@ def register(subparsers) -> None:
                     "runs and resuming interrupted ones, then write summary.json, report.md and report.html there.")
     add_data_argument(reproduce)
     reproduce.add_argument("--out", metavar="DIR", help="output folder (default reports/<time>); rerun with it to continue")
-    reproduce.add_argument("--presets", metavar="A,B,...", help=f"comma-separated subset of: {', '.join(PRESET_NAMES)}")
+    reproduce.add_argument("--presets", metavar="A,B,...", help=f"comma-separated presets (default: the homework's six): {', '.join(PRESET_NAMES)}")
     profile = reproduce.add_mutually_exclusive_group()
     profile.add_argument("--quick", dest="profile", action="store_const", const="quick",
                          help="smoke run of about a minute (MLPs 3 epochs, CNNs 1)")
@@ -39,7 +40,7 @@ def parse_presets(text: str | None) -> list[str]:
     from letterlab.errors import ConfigError
 
     if not text:
-        return list(PRESET_NAMES)
+        return list(HOMEWORK_PRESETS)
     names = [name.strip() for name in text.split(",") if name.strip()]
     unknown = [name for name in names if name not in PRESET_NAMES]
     if unknown or not names:
