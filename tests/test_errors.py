@@ -39,10 +39,10 @@ def test_mistakes_are_the_wrong_ones_most_confident_first_ties_by_index():
 def test_confused_pairs_counted_by_hand():
     labels = np.array([4, 4, 4, 4, 5, 5, 1, 1, 1, 0])  # four E, two F, three B, one A
     predicted = np.array([5, 5, 4, 2, 4, 5, 3, 3, 1, 0])  # E->F twice, E->C, F->E, B->D twice
-    pairs = confused_pairs(labels, predicted)
+    pairs = confused_pairs(confusion_matrix(labels, predicted))
     assert [(p["true"], p["predicted"], p["count"]) for p in pairs] == [("B", "D", 2), ("E", "F", 2), ("E", "C", 1), ("F", "E", 1)]
     assert pairs[0]["share"] == pytest.approx(2 / 3) and pairs[1]["share"] == 0.5
-    assert confused_pairs(labels, predicted, top=1) == pairs[:1]
+    assert confused_pairs(confusion_matrix(labels, predicted), top=1) == pairs[:1]
     assert format_pairs([]) == "no mistakes"
     assert "E     F" in format_pairs(pairs)
 

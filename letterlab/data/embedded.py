@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from letterlab import IMAGE_SIZE, LETTERS, NUM_CLASSES
+from letterlab.data.cache import cache_dir
 from letterlab.data.dataset import LetterImages, LoadedData
 from letterlab.errors import ConfigError, DataError
 
@@ -30,11 +31,6 @@ SKIP_NAME_PARTS = ("cmex", "stixsiz", "stixnonuni", "lastresort", "display")
 # Reference faces for the "do these look like letters" check (all bundled with matplotlib).
 REFERENCE_FONTS = ("DejaVuSans.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSerif.ttf", "DejaVuSerif-Italic.ttf")
 MIN_LETTERS_RECOGNISED = 5  # of 10, by nearest reference glyph
-
-
-def cache_dir() -> Path:
-    """Where generated sets are stored: $LETTERLAB_CACHE, default ~/.cache/letterlab."""
-    return Path(os.environ.get("LETTERLAB_CACHE") or Path.home() / ".cache" / "letterlab")
 
 
 def _candidate_fonts() -> list[Path]:

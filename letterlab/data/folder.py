@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from letterlab import IMAGE_SIZE, LETTERS
+from letterlab.data.cache import cache_dir
 from letterlab.data.dataset import LetterImages, LoadedData
 from letterlab.errors import DataError
 
@@ -194,10 +195,6 @@ def _letter_images(path: Path, part: _Part) -> LetterImages:
 
 # --- cache: decoded arrays as .npz (never pickle), keyed by content ---------------------------------------
 
-def _cache_dir() -> Path:
-    return Path(os.environ.get("LETTERLAB_CACHE") or Path.home() / ".cache" / "letterlab")
-
-
 def _archive_key(path: Path) -> str:
     digest = hashlib.sha256(CACHE_VERSION)
     try:
@@ -219,7 +216,7 @@ def _listing_key(pngs: list[tuple[str, os.DirEntry]]) -> str:
 
 def _cache_load(key: str) -> dict[str, _Part] | None:
     """The cached parts, or None when absent or unreadable (then the source is decoded again)."""
-    path = _cache_dir() / f"{key}.npz"
+    path = cache_dir() / f"{key}.npz"
     if not path.is_file():
         return None
     try:
@@ -234,7 +231,7 @@ def _cache_load(key: str) -> dict[str, _Part] | None:
 
 def _cache_store(key: str, parts: dict[str, _Part]) -> dict[str, _Part]:
     """Save `parts` atomically (temp file, then rename); a cache that cannot be written is skipped."""
-    folder = _cache_dir()
+    folder = cache_dir()
     arrays = {}
     for role, part in parts.items():
         arrays.update({f"{role}_root": np.array(part.root), f"{role}_images": part.images,

@@ -5,23 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from letterlab import LETTERS
+from letterlab.evaluation.errors import confused_pairs
 from letterlab.evaluation.figures import confusion_image
 from letterlab.evaluation.metrics import accuracy, confusion_matrix, format_confusion
 
 
-def top_confused_pairs(confusion: np.ndarray, count: int = 5) -> list[tuple[str, str, int]]:
-    """(true letter, predicted letter, count) of the largest off-diagonal cells, largest first."""
-    off = np.asarray(confusion).copy()
-    np.fill_diagonal(off, 0)
-    order = np.argsort(-off, axis=None, kind="stable")[:count]
-    pairs = [(LETTERS[i // len(LETTERS)], LETTERS[i % len(LETTERS)], int(off.flat[i])) for i in order]
-    return [pair for pair in pairs if pair[2] > 0]
-
-
 def confusion_text(confusion: np.ndarray) -> str:
     """Markdown for TensorBoard's text tab: the matrix as a table plus the top confused pairs."""
-    pairs = "\n".join(f"- {t} read as {p}: {n}" for t, p, n in top_confused_pairs(confusion)) or "- none"
+    pairs = "\n".join(f"- {p['true']} read as {p['predicted']}: {p['count']}" for p in confused_pairs(confusion, top=5)) or "- none"
     table = "\n".join("    " + line for line in format_confusion(confusion).splitlines())
     return f"accuracy {accuracy(confusion):.4f}\n\n{table}\n\nmost confused (true read as predicted):\n\n{pairs}"
 

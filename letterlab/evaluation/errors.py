@@ -45,9 +45,10 @@ def find_mistakes(data: LetterImages, probs: np.ndarray) -> Mistakes:
     return Mistakes(data, wrong[order], predicted[wrong][order], confidence[order])
 
 
-def confused_pairs(labels: np.ndarray, predicted: np.ndarray, top: int = 10) -> list[dict]:
-    """The `top` most frequent (true, predicted) mistakes, with their share of the true letter's images."""
-    confusion = confusion_matrix(labels, predicted)
+def confused_pairs(confusion: np.ndarray, top: int = 10) -> list[dict]:
+    """The `top` most frequent (true, predicted) mistakes of a confusion matrix, with their share of
+    the true letter's images."""
+    confusion = np.asarray(confusion)
     support = confusion.sum(1)
     off = confusion.copy()
     np.fill_diagonal(off, 0)
@@ -95,7 +96,8 @@ def write_error_report(mistakes: Mistakes, out_dir: Path, top_pairs: int = 5) ->
     data = mistakes.data
     all_predicted = data.labels.copy()
     all_predicted[mistakes.index] = mistakes.predicted
-    pairs = confused_pairs(data.labels, all_predicted, top=10)
+    confusion = confusion_matrix(data.labels, all_predicted)
+    pairs = confused_pairs(confusion, top=10)
     grids = []
     if len(mistakes.index):
         grids.append(str(save_grid(mistakes, np.arange(len(mistakes.index)), out_dir / "errors.png")))
@@ -105,7 +107,7 @@ def write_error_report(mistakes: Mistakes, out_dir: Path, top_pairs: int = 5) ->
         grids.append(str(save_grid(mistakes, picked, out_dir / f"errors-{pair['true']}-as-{pair['predicted']}.png")))
     report = {
         "source": data.source, "n": len(data), "mistakes": len(mistakes.index),
-        "pairs": pairs, "per_class": per_class_scores(confusion_matrix(data.labels, all_predicted)),
+        "pairs": pairs, "per_class": per_class_scores(confusion),
         "grids": grids, "errors": mistakes.rows(),
     }
     write_json_atomic(out_dir / "errors.json", report)

@@ -14,9 +14,15 @@ def epoch_order(n: int, batch_size: int, order: str, generator: torch.Generator)
     if order == "shuffle":
         return torch.randperm(n, generator=generator), batch_size
     if order == "random":
-        count, size = n // batch_size + 1, min(batch_size, n)
-        return distinct_draws(count, size, n, generator).reshape(-1), size
+        size = min(batch_size, n)
+        return distinct_draws(batches_per_epoch(n, batch_size, order), size, n, generator).reshape(-1), size
     raise ValueError(f"unknown batch order {order!r}")
+
+
+def batches_per_epoch(n: int, batch_size: int, order: str) -> int:
+    """Batches in an epoch of `n` images: `n // batch_size + 1` draws for "random" (the homework's
+    count), enough to cover a permutation for "shuffle"."""
+    return n // batch_size + 1 if order == "random" else -(-n // batch_size)
 
 
 def distinct_draws(count: int, size: int, n: int, generator: torch.Generator) -> torch.Tensor:

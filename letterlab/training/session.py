@@ -18,6 +18,7 @@ from letterlab.data.dataset import DataSplits, LetterImages
 from letterlab.errors import LetterlabError, TrainingDiverged
 from letterlab.models.build import build_model
 from letterlab.models.inputs import images_to_tensor
+from letterlab.training.batches import batches_per_epoch
 from letterlab.training.checkpoint import checkpoint_info, load_checkpoint, save_checkpoint, save_weights
 from letterlab.training.files import rewind_files
 from letterlab.training.loop import Hooks, TrainingState, fit, make_optimizer
@@ -113,5 +114,5 @@ def _progress_bar(config: RunConfig, train_size: int, done_epochs: int, progress
     from tqdm import tqdm
 
     t = config.train
-    per_epoch = train_size // t.batch_size + 1 if t.batch_order == "random" else -(-train_size // t.batch_size)
+    per_epoch = batches_per_epoch(train_size, t.batch_size, t.batch_order)
     return tqdm(total=per_epoch * (t.epochs - done_epochs), desc=config.preset or "train", unit="batch", leave=False)
