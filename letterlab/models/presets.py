@@ -42,7 +42,7 @@ HOMEWORK_PRESETS = list(PRESETS)
 PRESETS["letters-best"] = {
     "model": {"kind": "resnet", "widths": [32, 64, 128], "residual": [0, 1, 1]},
     "train": {
-        "optimizer": "adamw", "lr": 0.003, "weight_decay": 0.05, "batch_size": 128, "epochs": 15,
+        "optimizer": "adamw", "lr": 0.003, "weight_decay": 0.05, "batch_size": 128, "epochs": 20,
         "schedule": "one_cycle", "warmup_fraction": 0.2, "label_smoothing": 0.1,
         "augment": {"rotate": 8.0, "scale": 0.1, "shear": 8.0, "translate": 2.0, "stroke": 0.3, "elastic": 1.0},
     },
