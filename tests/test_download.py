@@ -122,8 +122,9 @@ def test_checksum_mismatch_errors_and_keeps_no_file(server, tmp_path):
 
 def test_not_a_letter_archive_and_http_errors(server, tmp_path):
     server.files["/other.tar.gz"] = b"not a tarball at all"
-    with pytest.raises(DataError, match="not a readable tar.gz"):
+    with pytest.raises(DataError, match="not a notMNIST archive and was deleted .*not a readable tar.gz"):
         download_dataset("notmnist-small", url=server.url("/other.tar.gz"), out=tmp_path, progress=False)
+    assert list(tmp_path.iterdir()) == []  # neither the final name nor a .part to resume from is left
     with pytest.raises(DataError, match="HTTP 404"):
         download_dataset("notmnist-small", url=server.url("/missing.tar.gz"), out=tmp_path, progress=False)
 

@@ -137,3 +137,15 @@ def test_bf16_precision_trains_a_cnn(tmp_path):
                  "--out", str(run), "--no-progress", "--device", "cpu"]) == 0
     results = json.loads((run / "results.json").read_text())
     assert results["test_accuracy"] > 0.4 and np.isfinite(results["test_loss"])  # chance is 0.1
+
+
+def test_a_run_refuses_data_that_changed_since_training(tmp_path, capsys):
+    letters = load_embedded(seed=4, per_class=10).train
+    np.savez(tmp_path / "letters.npz", images=letters.images, labels=letters.labels)
+    run = tmp_path / "run"
+    assert main(["train", "--preset", "mlp-tanh-50", "--epochs", "1", "--data", str(tmp_path / "letters.npz"),
+                 "--out", str(run), "--no-progress", "--device", "cpu"]) == 0
+    np.savez(tmp_path / "letters.npz", images=255 - letters.images, labels=letters.labels)  # same path, other images
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--device", "cpu"]) == 2
+    assert "is not what this run was trained on" in capsys.readouterr().err
