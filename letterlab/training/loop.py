@@ -100,7 +100,9 @@ def train_epoch(state: TrainingState, x: torch.Tensor, y: torch.Tensor, config: 
         optimizer.step()
         losses.append(loss.detach())
         torch.argmax(logits.detach(), 1, out=batch_predicted)
-        grad_l1.append(weight.grad.abs().sum())  # 2-8x faster than vector_norm(ord=1) on CPU
+        # In place: the step has used the gradient, and the next zero_grad drops it. abs_().sum() is
+        # 2-8x faster than vector_norm(ord=1) here and, unlike abs().sum(), copies nothing.
+        grad_l1.append(weight.grad.abs_().sum())
         for hook in hooks.batch_end:
             hook(i)
     sizes = np.array([len(batch) for batch in batches])

@@ -150,7 +150,7 @@ def _train_epoch(stack: StackedMLP, optimizer, x, y, seeds, generators, t):
         optimizer.step()
         losses.append(per_seed.detach())
         predicted[:, start:start + size] = logits.detach().argmax(2)
-        grad_l1.append(stack.weights[0].grad.abs().sum((1, 2)))
+        grad_l1.append(stack.weights[0].grad.abs_().sum((1, 2)))  # in place: the step has used it
     sizes = np.array([min(size, order.shape[1] - start) for start in range(0, order.shape[1], size)])
     correct = np.add.reduceat((predicted == targets).cpu().numpy(), np.cumsum(sizes) - sizes, axis=1)
     grads = torch.stack(grad_l1, 1).cpu().numpy() / stack.weights[0][0].numel()
