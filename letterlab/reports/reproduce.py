@@ -57,30 +57,46 @@ def run_status(run_dir: Path, config: RunConfig) -> str:
 
 def reproduce(out: Path, plan: list[PlannedRun], *, force: bool = False, device: str = "auto",
               progress: bool | None = None, announce: Callable[[str], None] = print) -> dict[str, str]:
-    """Bring every planned run in `out` to completion; returns what was done with each run."""
-    from letterlab.evaluation.run_results import train_and_evaluate
+    """Bring every planned run in `out` to completion; returns what was done with each run. Fresh
+    seeds of a small MLP are trained together as one stacked model (`training.stacked`)."""
+    from letterlab.evaluation.run_results import train_and_evaluate, train_seeds_and_evaluate
+    from letterlab.training.stacked import can_stack
 
     out.mkdir(parents=True, exist_ok=True)
-    done = {}
-    for number, run in enumerate(plan, start=1):
-        run_dir = out / run.name
-        status = "fresh" if force else run_status(run_dir, run.config)
-        if status == "different":
-            raise LetterlabError(f"{run_dir}: holds a run with other settings; use --force to retrain it or choose another --out")
-        prefix = f"[{number}/{len(plan)}] {run.name}:"
-        if status == "complete":
-            announce(f"{prefix} complete, reused")
-            done[run.name] = "reused"
-            _inspect(run_dir, device, announce, prefix)
+    status = {}
+    for run in plan:
+        status[run.name] = "fresh" if force else run_status(out / run.name, run.config)
+        if status[run.name] == "different":
+            raise LetterlabError(f"{out / run.name}: holds a run with other settings; use --force to retrain it or choose another --out")
+    done, number = {}, {run.name: i for i, run in enumerate(plan, start=1)}
+    prefix = lambda run: f"[{number[run.name]}/{len(plan)}] {run.name}:"  # noqa: E731
+    for run in plan:
+        if run.name in done:
             continue
-        if status == "fresh" and run_dir.exists():
-            shutil.rmtree(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        announce(f"{prefix} {'resuming' if status == 'interrupted' else 'training'} {run.config.train.epochs} epochs")
-        results = train_and_evaluate(run.config, run_dir, device, resume=status == "interrupted", progress=progress)
-        announce(f"{prefix} test accuracy {results['test_accuracy']:.4f}, {results['train_seconds']:.1f} s of training")
-        done[run.name] = "resumed" if status == "interrupted" else "trained"
-        _inspect(run_dir, device, announce, prefix)
+        run_dir = out / run.name
+        if status[run.name] == "complete":
+            announce(f"{prefix(run)} complete, reused")
+            done[run.name] = "reused"
+            _inspect(run_dir, device, announce, prefix(run))
+            continue
+        siblings = [other for other in plan if status[other.name] == "fresh" and other.name not in done
+                    and can_stack([run.config, other.config])] if status[run.name] == "fresh" else []
+        group = siblings if len(siblings) > 1 else [run]
+        for member in group:
+            if status[member.name] == "fresh" and (out / member.name).exists():
+                shutil.rmtree(out / member.name)
+            (out / member.name).mkdir(parents=True, exist_ok=True)
+        if len(group) > 1:
+            announce(f"{prefix(run)} training {run.config.train.epochs} epochs together with "
+                     f"{', '.join(member.name for member in group[1:])}")
+            all_results = train_seeds_and_evaluate([m.config for m in group], [out / m.name for m in group], device)
+        else:
+            announce(f"{prefix(run)} {'resuming' if status[run.name] == 'interrupted' else 'training'} {run.config.train.epochs} epochs")
+            all_results = [train_and_evaluate(run.config, run_dir, device, resume=status[run.name] == "interrupted", progress=progress)]
+        for member, results in zip(group, all_results):
+            announce(f"{prefix(member)} test accuracy {results['test_accuracy']:.4f}, {results['train_seconds']:.1f} s of training")
+            done[member.name] = "resumed" if status[member.name] == "interrupted" else "trained"
+            _inspect(out / member.name, device, announce, prefix(member))
     return done
 
 
