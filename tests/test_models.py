@@ -88,3 +88,17 @@ def test_cnn_config_strides_and_no_pool():
     rows = {row.name: row for row in describe(build_model(config))}
     assert rows["conv1"].output_shape == (8, 14, 14)
     assert "pool1" not in rows
+
+
+def test_read_only_images_become_a_tensor_without_warnings():
+    import warnings
+
+    import numpy as np
+
+    from letterlab.models.inputs import images_to_tensor
+
+    images = np.frombuffer(bytes(range(256)) * 49, dtype=np.uint8).reshape(16, 28, 28)  # read-only, like idx data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x = images_to_tensor(images)
+    assert x.shape == (16, 1, 28, 28) and x.max().item() == 1.0 and x[0, 0, 0, 1].item() == 1 / 255

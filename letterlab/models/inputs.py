@@ -8,7 +8,10 @@ import torch
 
 def images_to_tensor(images: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """uint8 (N, 28, 28) -> float32 (N, 1, 28, 28) in [0, 1] on `device`."""
-    return torch.from_numpy(np.ascontiguousarray(images)).to(device).unsqueeze(1).float().div_(255.0)
+    array = np.ascontiguousarray(images)
+    if not array.flags.writeable:  # e.g. idx images straight from a file buffer: torch wants writable memory
+        array = array.copy()
+    return torch.from_numpy(array).to(device).unsqueeze(1).float().div_(255.0)
 
 
 def pick_device(name: str = "auto") -> torch.device:
