@@ -101,4 +101,4 @@ def test_read_only_images_become_a_tensor_without_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         x = images_to_tensor(images)
-    assert x.shape == (16, 1, 28, 28) and x.max().item() == 1.0 and x[0, 0, 0, 1].item() == 1 / 255
+    assert x.shape == (16, 1, 28, 28) and x.max().item() == 1.0 and x[0, 0, 0, 1].item() == pytest.approx(1 / 255)
