@@ -55,7 +55,7 @@ def stroke_width(x: torch.Tensor, strength: torch.Tensor) -> torch.Tensor:
 def augment_batch(x: torch.Tensor, config: AugmentConfig, generator: torch.Generator) -> torch.Tensor:
     """A distorted copy of the batch `x` (N, 1, 28, 28), values in [0, 1]; `x` itself if nothing is on.
 
-    The same number of random values is drawn for every batch of a given size, whatever the values."""
+    Every batch of a given size draws the same count of random numbers from `generator` (for a given config)."""
     if not is_active(config):
         return x
     n = len(x)
