@@ -68,16 +68,23 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # Process settings read only at start-up, hence one re-exec of the `letterlab` command (a user's own
-# values win):
-# - glibc hands freed memory back to the OS eagerly; in training that made the CNN's first conv take
-#   14-19 ms instead of 3 ms and some epochs 3x slower (notes/measured.md). These keep it.
-# - OpenMP threads that spin while waiting steal the cores of any other busy process: with two
-#   trainings on 2 cores, an MLP ran at 1,949 images/s against 49,705 with passive waiting.
-PROCESS_SETTINGS = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 40), "OMP_WAIT_POLICY": "PASSIVE"}
+# values win). glibc hands freed memory back to the OS eagerly; in training that made the CNN's first
+# conv take 14-19 ms instead of 3 ms and some epochs 3x slower (notes/measured.md). These keep it.
+MALLOC_SETTINGS = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 40)}
+
+
+def process_settings() -> dict[str, str]:
+    """The allocator settings, plus passive OpenMP waiting when the machine is already busy: spinning
+    threads make a small MLP ~30% faster on an idle machine but steal the cores of other busy
+    processes (two trainings on 2 cores: 1,949 images/s spinning against 49,705 waiting passively)."""
+    settings = dict(MALLOC_SETTINGS)
+    if os.getloadavg()[0] >= 0.5 * (os.cpu_count() or 1):
+        settings["OMP_WAIT_POLICY"] = "PASSIVE"
+    return settings
 
 
 def entry() -> None:
     """The `letterlab` command: set the process up (once, by re-exec on Linux), then run main()."""
-    if sys.platform.startswith("linux") and not all(name in os.environ for name in PROCESS_SETTINGS):
-        os.execve(sys.executable, [sys.executable, "-m", "letterlab", *sys.argv[1:]], {**PROCESS_SETTINGS, **os.environ})
+    if sys.platform.startswith("linux") and not all(name in os.environ for name in MALLOC_SETTINGS):
+        os.execve(sys.executable, [sys.executable, "-m", "letterlab", *sys.argv[1:]], {**process_settings(), **os.environ})
     sys.exit(main())

@@ -58,7 +58,7 @@ def run_status(run_dir: Path, config: RunConfig) -> str:
 def reproduce(out: Path, plan: list[PlannedRun], *, force: bool = False, device: str = "auto",
               progress: bool | None = None, announce: Callable[[str], None] = print) -> dict[str, str]:
     """Bring every planned run in `out` to completion; returns what was done with each run. Fresh
-    seeds of a small MLP are trained together as one stacked model (`training.stacked`)."""
+    seeds of an MLP are trained together as one stacked model (`training.stacked`)."""
     from letterlab.evaluation.run_results import train_and_evaluate, train_seeds_and_evaluate
     from letterlab.training.stacked import can_stack
 

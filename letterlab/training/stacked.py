@@ -26,7 +26,6 @@ from letterlab.models.build import build_model
 from letterlab.models.inference import autocast, loss_from_logits
 from letterlab.models.inputs import images_to_tensor
 from letterlab.models.layers import activation
-from letterlab.models.summary import count_parameters
 from letterlab.training.batches import epoch_order
 from letterlab.training.checkpoint import save_weights
 from letterlab.training.loop import EpochResult, TrainingState, make_optimizer
@@ -65,17 +64,9 @@ class StackedMLP(nn.Module):
         return model
 
 
-# Stacking pays while a model is small enough to be bound by per-operation overhead. Measured
-# (bench/bench_seeds.py, 8 seeds, one thread): 89,610 parameters took 0.80x the time of 8 separate
-# runs, 397,510 took 1.46x (its batched matmuls run slower than separate ones).
-STACK_MAX_PARAMETERS = 200_000
-
-
 def can_stack(configs: list[RunConfig]) -> bool:
-    """True for two or more runs of a small MLP that differ only in their seed."""
+    """True for two or more MLP runs that differ only in their seed."""
     if len(configs) < 2 or not all(isinstance(c.model, MLPConfig) for c in configs):
-        return False
-    if count_parameters(build_model(configs[0].model)) > STACK_MAX_PARAMETERS:
         return False
     unseeded = [dataclasses.replace(c, train=dataclasses.replace(c.train, seed=0)) for c in configs]
     return all(c == unseeded[0] for c in unseeded)
