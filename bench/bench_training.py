@@ -28,7 +28,7 @@ from letterlab.models.build import build_model
 from letterlab.models.inputs import images_to_tensor
 from letterlab.models.presets import HOMEWORK_PRESETS, get_preset
 from letterlab.models.summary import training_flops_per_image
-from letterlab.training.session import new_state, train_run
+from letterlab.training.session import train_run
 from letterlab.training.writers import TIMING, read_jsonl
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "notmnist" / "course"

@@ -7,7 +7,7 @@ import base64
 from html import escape
 from pathlib import Path
 
-from letterlab.reports.blocks import Block, Bullets, Heading, Image, Paragraph, Table
+from letterlab.reports.blocks import Block, Bullets, Heading, Paragraph, Table
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
