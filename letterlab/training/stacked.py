@@ -22,15 +22,14 @@ from torch.utils.tensorboard import SummaryWriter
 from letterlab.config import MLPConfig, RunConfig
 from letterlab.data.dataset import DataSplits
 from letterlab.errors import TrainingDiverged
-from letterlab.models.build import build_model
 from letterlab.models.inference import autocast, loss_from_logits
 from letterlab.models.inputs import images_to_tensor
 from letterlab.models.layers import activation
 from letterlab.training.batches import epoch_order
 from letterlab.training.checkpoint import save_weights
-from letterlab.training.loop import EpochResult, TrainingState, make_optimizer
+from letterlab.training.loop import EpochResult, make_optimizer
 from letterlab.training.run_folder import RunLock, write_run_description
-from letterlab.training.session import TrainingContext
+from letterlab.training.session import TrainingContext, new_state
 from letterlab.training.writers import MetricsFile, TensorBoardScalars, TimingFile
 
 
@@ -83,25 +82,23 @@ def train_stacked(configs: list[RunConfig], run_dirs: list[Path], splits: DataSp
     together, each into its own run folder (metrics, timing, TensorBoard, weights, and `extra_hooks`
     as for `train_run`); returns the trained models."""
     t, count = configs[0].train, len(configs)
-    models = []
-    for config in configs:  # the same initialisation as a separate run of each seed
-        torch.manual_seed(config.train.seed)
-        models.append(build_model(config.model).to(device))
+    states = [new_state(config, device) for config in configs]  # each seed's model and batch order, as a separate run's
+    models, generators = [s.model for s in states], [s.batch_generator for s in states]
     stack = StackedMLP(models, configs[0].model.activation).to(device)
     optimizer = make_optimizer(stack, t)
-    generators = [torch.Generator().manual_seed(c.train.seed) for c in configs]
+    for state in states:  # one optimizer steps the stack for every seed
+        state.optimizer = optimizer
     x, y = _tensors(splits.train, device)
     val_x, val_y = _tensors(splits.val, device)
     seeds = torch.zeros(1, 1, dtype=torch.long, device=device)  # every seed reads the one copy
     with contextlib.ExitStack() as cleanup:
-        states, hooks = [], []
-        for config, run_dir, model, generator in zip(configs, run_dirs, models, generators):
+        hooks = []
+        for config, run_dir in zip(configs, run_dirs):
             cleanup.enter_context(RunLock(run_dir))
             write_run_description(run_dir, config, splits, str(device))
             writer = SummaryWriter(log_dir=str(run_dir))
             cleanup.callback(writer.close)
             context = TrainingContext(run_dir, config, splits, device, writer)
-            states.append(TrainingState(model=model, optimizer=optimizer, batch_generator=generator))
             hooks.append([MetricsFile(run_dir), TimingFile(run_dir), TensorBoardScalars(writer)] + [make(context) for make in extra_hooks])
         for epoch in range(1, t.epochs + 1):
             started = time.perf_counter()
