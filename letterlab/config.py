@@ -102,6 +102,7 @@ class TrainConfig:
     # The embedded default's rendering and the train/validation/test split. Kept apart from `seed`
     # so that runs with different seeds are judged on the same images.
     data_seed: int = 0
+    # 0: no validation part, train on the whole pool (once the settings were chosen on validation).
     val_fraction: float = 0.2
     test_fraction: float = 0.2  # only for data without a test part of its own
     precision: Literal["fp32", "bf16"] = "fp32"
@@ -115,6 +116,14 @@ class TrainConfig:
     warmup_fraction: float = 0.0  # share of all training batches spent warming up
     label_smoothing: float = 0.0  # training loss only; validation and test losses stay plain cross-entropy
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    # Extra images added to the training part only (never to validation or test): a data path in
+    # any supported format (all of its images), or "embedded" for the font-rendered default set.
+    extra_train: str = ""
+    # Clean the training part (letterlab.data.check; validation and test stay as they are). "exact":
+    # drop exact copies of an image seen before (in the test, validation or training part) and every
+    # image whose copies carry different labels. "near": also both images of every near-duplicate
+    # pair (perceptual hash, then pixel check) whose labels differ.
+    clean_train: Literal["none", "exact", "near"] = "none"
 
 
 ModelConfig = Union[MLPConfig, CNNConfig, ResNetConfig]
@@ -207,7 +216,7 @@ def validate(config: RunConfig, where: str = "config") -> None:
         (t.batch_size >= 1, "train.batch_size must be >= 1"),
         (t.eval_batch_size >= 1, "train.eval_batch_size must be >= 1"),
         (t.epochs >= 0, "train.epochs must be >= 0"),
-        (0 < t.val_fraction < 1, "train.val_fraction must be between 0 and 1"),
+        (0 <= t.val_fraction < 1, "train.val_fraction must be in [0, 1)"),
         (0 < t.test_fraction < 1, "train.test_fraction must be between 0 and 1"),
         (0 <= t.momentum < math.inf and 0 <= t.weight_decay < math.inf, "train.momentum and train.weight_decay must be finite and >= 0"),
         (0 < m.init_std < math.inf, "model.init_std must be > 0 and finite"),

@@ -19,6 +19,7 @@ from letterlab.evaluation.trained import load_trained, probabilities
 from letterlab.models.build import build_model
 from letterlab.models.inference import loss_from_logits
 from letterlab.models.presets import get_preset
+from letterlab.models.summary import training_flops_per_image
 from letterlab.training.run_folder import new_run_dir
 from letterlab.training.session import TrainingInterrupted, train_run
 
@@ -30,6 +31,13 @@ def test_preset_builds_the_residual_net_with_its_parameter_count():
                 + 128 * 10 + 10)
     assert sum(p.numel() for p in model.parameters()) == expected == 463_594
     assert model(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
+
+
+def test_flops_count_the_convolutions_inside_residual_blocks():
+    model = build_model(get_preset("letters-best").model)
+    conv = lambda c_in, c_out, side: 2 * c_in * 9 * c_out * side * side  # 3x3 'same' conv, per image
+    forward = conv(1, 32, 28) + conv(32, 64, 14) + 2 * conv(64, 64, 14) + conv(64, 128, 7) + 2 * conv(128, 128, 7) + 2 * 128 * 10
+    assert training_flops_per_image(model) == 3 * forward == 218_122_752
 
 
 def test_label_smoothing_matches_the_hand_computed_loss():

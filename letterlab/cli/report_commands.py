@@ -27,13 +27,20 @@ def register(subparsers) -> None:
                            help="also train the four MLPs with the homework's double-softmax bug, side by side")
     reproduce.add_argument("--force", action="store_true", help="retrain runs that are already complete")
     add_device_argument(reproduce)
+    add_ablation_argument(reproduce)
     reproduce.add_argument("--no-progress", action="store_true", help="no progress bar")
     reproduce.set_defaults(func=run_reproduce)
 
     report = subparsers.add_parser("report", help="(re)write summary.json, report.md and report.html of a folder of runs",
                                    description="Render the report from the finished run folders under DIR.")
     report.add_argument("out", metavar="DIR")
+    add_ablation_argument(report)
     report.set_defaults(func=run_report)
+
+
+def add_ablation_argument(parser) -> None:
+    parser.add_argument("--ablation", metavar="DIR", type=Path,
+                        help="a folder of ablation runs (docs/ablation/run.py --out DIR) for the report's 'how far can we go' section")
 
 
 def parse_presets(text: str | None) -> list[str]:
@@ -58,7 +65,7 @@ def run_reproduce(args) -> int:
     print(f"output folder: {out} ({len(plan)} runs, profile {args.profile}; rerun with --out {out} to continue)")
     started = time.perf_counter()
     reproduce(out, plan, force=args.force, device=args.device, progress=False if args.no_progress else None)
-    written = render_report(out)
+    written = render_report(out, args.ablation)
     print(f"done in {time.perf_counter() - started:.0f} s: {written['summary']}, {written['markdown']}, {written['html']}")
     print(f"curves of every run: tensorboard --logdir {out}")
     return 0
@@ -67,6 +74,6 @@ def run_reproduce(args) -> int:
 def run_report(args) -> int:
     from letterlab.reports.document import render_report
 
-    written = render_report(Path(args.out))
+    written = render_report(Path(args.out), args.ablation)
     print(f"wrote {written['summary']}, {written['markdown']}, {written['html']}")
     return 0

@@ -30,7 +30,7 @@ def make_splits(data: LoadedData, val_fraction: float = 0.2, test_fraction: floa
     keep, held = stratified_split(pool.labels, val_fraction, seed + 1)
     splits = DataSplits(train=pool.subset(keep), val=pool.subset(held), test=test)
     for name, part in (("training", splits.train), ("validation", splits.val), ("test", splits.test)):
-        if len(part) == 0:
+        if len(part) == 0 and not (name == "validation" and val_fraction == 0):
             raise DataError(data.train.source, f"too few images ({len(data.train)}) for a {name} part; "
                                                "letterlab needs at least a few images of each letter")
     return splits

@@ -84,7 +84,8 @@ def calibrate_run(run_dir: Path, data_path: str | None = None, device_name: str 
     device = pick_device(device_name)
     config, model = load_trained(run_dir, device)
     val, test = load_run_splits(run_dir, config).val, evaluation_data(run_dir, data_path)
-    temperature = fit_temperature(run_logits(model, val.images, device, config.train.precision), torch.from_numpy(val.labels))
+    # A run trained without a validation part (val_fraction 0) has nothing to fit T on: T = 1.
+    temperature = fit_temperature(run_logits(model, val.images, device, config.train.precision), torch.from_numpy(val.labels)) if len(val) else 1.0
     logits, labels = run_logits(model, test.images, device, config.train.precision), torch.from_numpy(test.labels)
     result = {"data": test.source, "n": len(test), "temperature": temperature, "bins": BINS}
     reliability = {}
@@ -106,7 +107,8 @@ def calibrate_run(run_dir: Path, data_path: str | None = None, device_name: str 
 def format_calibration(result: dict) -> str:
     b, a = result["before"], result["after"]
     return "\n".join([
-        f"{result['n']} test images from {result['data']}; temperature fitted on the validation split: T = {result['temperature']:.4f}",
+        f"{result['n']} test images from {result['data']}; temperature fitted on the validation split "
+        f"(T = 1 for a run without one): T = {result['temperature']:.4f}",
         f"ECE ({result['bins']} bins): {b['ece']:.4f} before, {a['ece']:.4f} after",
         f"NLL: {b['nll']:.4f} before, {a['nll']:.4f} after (accuracy {b['accuracy']:.4f}, unchanged by T)",
         f"reliability diagram: {result['figure']}",

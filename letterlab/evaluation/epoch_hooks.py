@@ -22,6 +22,8 @@ def confusion_per_epoch(context):
     labels = context.splits.val.labels
 
     def hook(state, result) -> None:
+        if len(labels) == 0:  # trained without a validation part
+            return
         confusion = confusion_matrix(labels, result.val_predictions)
         image = confusion_image(confusion, f"validation, epoch {result.epoch}")
         context.writer.add_image("val/confusion", image, result.epoch, dataformats="HWC")

@@ -79,7 +79,8 @@ def probes_per_epoch(context):
     """Hook factory: log the probe panel's maps, predictions and saliency, and the filter grid."""
     from letterlab.models.inputs import images_to_tensor
 
-    images, labels = probe_panel(context.run_dir, context.splits.val.images, context.splits.val.labels, context.config.train.seed)
+    panel_source = context.splits.val if len(context.splits.val) else context.splits.train  # no validation part: training images
+    images, labels = probe_panel(context.run_dir, panel_source.images, panel_source.labels, context.config.train.seed)
     x = images_to_tensor(images, context.device)
 
     def hook(state, result) -> None:

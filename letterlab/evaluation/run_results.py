@@ -9,7 +9,7 @@ from typing import Callable
 import numpy as np
 
 from letterlab.config import RunConfig
-from letterlab.data.dataset import DataSplits, LetterImages
+from letterlab.data.dataset import DataSplits, LetterImages, LoadedData
 from letterlab.evaluation.epoch_hooks import DEFAULT_EPOCH_HOOKS
 from letterlab.evaluation.probes import probes_per_epoch
 from letterlab.evaluation.metrics import format_confusion, format_per_class
@@ -27,7 +27,34 @@ def load_splits(config: RunConfig) -> DataSplits:
     from letterlab.data.split import make_splits
 
     t = config.train
-    return make_splits(load_data(config.data or None, seed=t.data_seed), t.val_fraction, t.test_fraction, t.data_seed)
+    splits = make_splits(load_data(config.data or None, seed=t.data_seed), t.val_fraction, t.test_fraction, t.data_seed)
+    if t.extra_train:
+        splits = with_extra_training(splits, load_data(None if t.extra_train == "embedded" else t.extra_train, seed=t.data_seed))
+    if t.clean_train != "none":
+        splits = with_clean_training(splits, near=t.clean_train == "near")
+    return splits
+
+
+def with_extra_training(splits: DataSplits, extra: LoadedData) -> DataSplits:
+    """`splits` with every image of `extra` (its test part too) appended to the training part."""
+    parts = [splits.train, extra.train] + ([extra.test] if extra.test is not None else [])
+    train = LetterImages(np.concatenate([p.images for p in parts]), np.concatenate([p.labels for p in parts]),
+                         f"{splits.train.source} + {extra.train.source}")
+    return DataSplits(train=train, val=splits.val, test=splits.test)
+
+
+def with_clean_training(splits: DataSplits, near: bool) -> DataSplits:
+    """`splits` whose training part lost its exact duplicates, copies of validation or test images
+    and images with conflicting labels, and with `near` also both images of each near-duplicate
+    pair with different labels (validation and test untouched)."""
+    from letterlab.data.check import drop_duplicates, near_pairs
+
+    train = drop_duplicates({"test": splits.test, "val": splits.val, "train": splits.train})["train"]
+    if near:
+        pairs = near_pairs(train.images)
+        suspects = np.unique(pairs[train.labels[pairs[:, 0]] != train.labels[pairs[:, 1]]])
+        train = train.subset(np.setdiff1d(np.arange(len(train)), suspects))
+    return DataSplits(train=train, val=splits.val, test=splits.test)
 
 
 def load_run_splits(run_dir: Path, config: RunConfig) -> DataSplits:
@@ -117,7 +144,8 @@ def _describe(results: dict, test: dict) -> str:
     lines = [f"test accuracy: {results['test_accuracy']:.4f} on {results['test_n']} images ({test['source']})"]
     if results.get("seconds_per_epoch"):
         lines.insert(0, f"trained {results['epochs']} epochs in {results['train_seconds']:.1f} s "
-                        f"({results['seconds_per_epoch']:.2f} s per epoch); final validation accuracy {results['val_accuracy']:.4f}")
+                        f"({results['seconds_per_epoch']:.2f} s per epoch); " + (
+                            "no validation part" if np.isnan(results["val_accuracy"]) else f"final validation accuracy {results['val_accuracy']:.4f}"))
     lines += ["", "confusion matrix (rows: true letter, columns: predicted):", format_confusion(np.array(test["confusion"])),
               "", format_per_class(test["per_class"])]
     return "\n".join(lines)

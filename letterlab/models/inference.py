@@ -10,9 +10,10 @@ from torch.nn import functional as F
 
 
 def autocast(device: torch.device, precision: str):
-    """bfloat16 autocast when asked for, else a no-op context."""
+    """bfloat16 autocast when asked for, else a no-op context. Without autocast's weight cache, which
+    CUDA graph capture does not allow (our models use each weight once a pass: it saves nothing)."""
     if precision == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
+        return torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=False)
     return contextlib.nullcontext()
 
 

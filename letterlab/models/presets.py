@@ -37,13 +37,15 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 HOMEWORK_PRESETS = list(PRESETS)
 
-# Beyond the homework (docs/accuracy.md has the ablation behind each choice): a small residual net
-# with batch norm and global average pooling, glyph augmentation, label smoothing, AdamW with
-# decoupled weight decay and a one-cycle learning rate stepped every batch.
+# Beyond the homework (docs/accuracy.md has the ablation behind each choice, made on validation):
+# a small residual net with batch norm and global average pooling, glyph augmentation, label
+# smoothing, AdamW with decoupled weight decay and a one-cycle learning rate stepped every batch.
+# The settings were chosen on the validation split; the preset then trains on all of the training
+# data (val_fraction 0), 36 epochs: about 14 minutes on a 2-core CPU.
 PRESETS["letters-best"] = {
     "model": {"kind": "resnet", "widths": [32, 64, 128], "residual": [0, 1, 1]},
     "train": {
-        "optimizer": "adamw", "lr": 0.003, "weight_decay": 0.05, "batch_size": 128, "epochs": 20,
+        "optimizer": "adamw", "lr": 0.003, "weight_decay": 0.05, "batch_size": 64, "epochs": 36, "val_fraction": 0.0,
         "schedule": "one_cycle", "warmup_fraction": 0.2, "label_smoothing": 0.1,
         "augment": {"rotate": 8.0, "scale": 0.1, "shear": 8.0, "translate": 2.0, "stroke": 0.3, "elastic": 1.0},
     },

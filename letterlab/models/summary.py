@@ -20,15 +20,23 @@ class LayerRow:
 
 
 def describe(model: nn.Sequential) -> list[LayerRow]:
-    """One row per layer, from a forward pass of one blank image."""
+    """One row per layer, from a forward pass of one blank image. A layer's FLOPs are those of every
+    matmul and convolution inside it (a residual block counts its convolutions)."""
     rows = []
     x = torch.zeros(1, 1, IMAGE_SIZE, IMAGE_SIZE)
     was_training = model.training
     model.eval()
     with torch.no_grad():
         for name, layer in model.named_children():
-            y = layer(x)
-            rows.append(LayerRow(name, type(layer).__name__, tuple(y.shape[1:]), count_parameters(layer), _flops(layer, y)))
+            counted: list[int] = []
+            handles = [m.register_forward_hook(lambda m, _, output: counted.append(_flops(m, output)))
+                       for m in layer.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+            try:
+                y = layer(x)
+            finally:
+                for handle in handles:
+                    handle.remove()
+            rows.append(LayerRow(name, type(layer).__name__, tuple(y.shape[1:]), count_parameters(layer), sum(counted)))
             x = y
     model.train(was_training)
     return rows

@@ -7,6 +7,7 @@ Thresholds (stated once, used by every verdict):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,11 +37,14 @@ class Answer:
 
 
 def percent(value: float) -> str:
-    return f"{100 * value:.1f}%"
+    """'87.1%'; '-' for NaN (not measured, e.g. validation of a run trained without a validation part)."""
+    return "-" if math.isnan(value) else f"{100 * value:.1f}%"
 
 
 def with_spread(experiment: Experiment, key: str) -> str:
     text = percent(experiment.mean(key))
+    if math.isnan(experiment.mean(key)):
+        return text
     return text + f" ± {100 * experiment.std(key):.1f}" if len(experiment.runs) > 1 else text
 
 

@@ -14,9 +14,17 @@ def epoch_order(n: int, batch_size: int, order: str, generator: torch.Generator)
     if order == "shuffle":
         return torch.randperm(n, generator=generator), batch_size
     if order == "random":
-        size = min(batch_size, n)
-        return distinct_draws(batches_per_epoch(n, batch_size, order), size, n, generator).reshape(-1), size
+        length, size = order_shape(n, batch_size, order)
+        return distinct_draws(length // size, size, n, generator).reshape(-1), size
     raise ValueError(f"unknown batch order {order!r}")
+
+
+def order_shape(n: int, batch_size: int, order: str) -> tuple[int, int]:
+    """(length of `epoch_order`'s indices, its batch size): the same every epoch."""
+    if order == "random":
+        size = min(batch_size, n)
+        return batches_per_epoch(n, batch_size, order) * size, size
+    return n, batch_size
 
 
 def batches_per_epoch(n: int, batch_size: int, order: str) -> int:

@@ -6,7 +6,10 @@ never waits for the device inside an epoch."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -18,7 +21,8 @@ from letterlab.config import TrainConfig
 from letterlab.errors import TrainingDiverged
 from letterlab.models.inference import autocast, loss_from_logits, predict_logits
 from letterlab.training.augment import augment_batch, is_active
-from letterlab.training.batches import epoch_order
+from letterlab.training.batches import epoch_order, order_shape
+from letterlab.training.graphed import EpochGraph, can_graph
 from letterlab.training.schedule import learning_rate, set_learning_rate
 
 
@@ -59,10 +63,13 @@ class Hooks:
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """The configured optimizer; on a GPU, Adam keeps its step count on the device (`capturable`),
+    which a CUDA graph of the epoch needs."""
+    on_gpu = next(model.parameters()).is_cuda
     if config.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True)
+        return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True, capturable=on_gpu)
     if config.optimizer == "adamw":
-        return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True)
+        return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True, capturable=on_gpu)
     # foreach: one multi-tensor update instead of a Python loop over parameters (faster for small nets).
     return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay, foreach=True)
 
@@ -71,21 +78,18 @@ def first_weight(model: nn.Module) -> torch.Tensor:
     return next(m.weight for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d)))
 
 
-def train_epoch(state: TrainingState, x: torch.Tensor, y: torch.Tensor, config: TrainConfig, hooks: Hooks):
-    """One epoch of optimisation; returns per-batch losses, accuracies, sizes and first-layer gradients.
-
-    Per-batch numbers are kept as device tensors (no host sync) and read once at the end."""
+def run_steps(state: TrainingState, x: torch.Tensor, y: torch.Tensor, config: TrainConfig, batches, predicted_chunks,
+              batch_end=()) -> tuple[torch.Tensor, torch.Tensor]:
+    """The optimisation steps over `batches` (index tensors into x, y); each batch's predicted
+    classes go into its `predicted_chunks` tensor. Returns every batch's loss and first-layer
+    gradient L1 norm as device tensors: nothing here waits for the device (so it can be captured
+    into a CUDA graph, letterlab.training.graphed)."""
     model, optimizer = state.model, state.optimizer
-    model.train()
-    order, size = epoch_order(len(y), config.batch_size, config.batch_order, state.batch_generator)
-    batches = order.to(x.device).split(size)
-    targets = y[order.to(y.device)]
-    predicted = torch.empty_like(targets)
     weight = first_weight(model)
     losses, grad_l1 = [], []
     total_steps = len(batches) * config.epochs
     augmenting = is_active(config.augment)  # decided once: the check costs ~70 us, a sixth of a small MLP's step
-    for i, (index, batch_predicted) in enumerate(zip(batches, predicted.split(size))):
+    for i, (index, batch_predicted) in enumerate(zip(batches, predicted_chunks)):
         # A gather per batch: the batch stays in cache for the forward pass (one gather of the
         # whole epoch was measured slower on CPU).
         batch_x, batch_y = x[index], y[index]
@@ -103,12 +107,30 @@ def train_epoch(state: TrainingState, x: torch.Tensor, y: torch.Tensor, config: 
         # In place: the step has used the gradient, and the next zero_grad drops it. abs_().sum() is
         # 2-8x faster than vector_norm(ord=1) here and, unlike abs().sum(), copies nothing.
         grad_l1.append(weight.grad.abs_().sum())
-        for hook in hooks.batch_end:
+        for hook in batch_end:
             hook(i)
-    sizes = np.array([len(batch) for batch in batches])
+    return torch.stack(losses), torch.stack(grad_l1)
+
+
+def train_epoch(state: TrainingState, x: torch.Tensor, y: torch.Tensor, config: TrainConfig, hooks: Hooks,
+                graph: EpochGraph | None = None):
+    """One epoch of optimisation (eager, or by replaying `graph`); returns per-batch losses,
+    accuracies, sizes and first-layer gradients, read from the device once at the end."""
+    state.model.train()
+    order, size = epoch_order(len(y), config.batch_size, config.batch_order, state.batch_generator)
+    if graph is not None:
+        (losses, grad_l1), predicted = graph.replay(order)
+        for i in range(len(losses)):
+            for hook in hooks.batch_end:
+                hook(i)
+    else:
+        predicted = torch.empty(len(order), dtype=y.dtype, device=y.device)
+        losses, grad_l1 = run_steps(state, x, y, config, order.to(x.device).split(size), predicted.split(size), hooks.batch_end)
+    targets = y[order.to(y.device)]
+    sizes = np.array([len(batch) for batch in order.split(size)])
     correct = np.add.reduceat((predicted == targets).cpu().numpy(), np.cumsum(sizes) - sizes)
-    grads = torch.stack(grad_l1).cpu().numpy() / weight.numel()
-    return torch.stack(losses).cpu().numpy(), correct / sizes, sizes, grads
+    grads = grad_l1.cpu().numpy() / first_weight(state.model).numel()
+    return losses.cpu().numpy(), correct / sizes, sizes, grads
 
 
 def evaluate_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: TrainConfig) -> tuple[float, float, np.ndarray]:
@@ -123,10 +145,18 @@ def evaluate_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: Tr
 
 def fit(state: TrainingState, train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor],
         config: TrainConfig, hooks: Hooks) -> TrainingState:
-    """Train from `state.epoch` up to `config.epochs`, calling the hooks after every epoch."""
+    """Train from `state.epoch` up to `config.epochs`, calling the hooks after every epoch.
+
+    On a GPU, epochs after the first replay a CUDA graph of the epoch where possible (graphed.py)."""
+    x, y = train
+    stream = torch.cuda.Stream(x.device) if can_graph(x, config) else None
+    graph = None
     for epoch in range(state.epoch + 1, config.epochs + 1):
         started = time.perf_counter()
-        losses, accuracies, sizes, grads = train_epoch(state, *train, config, hooks)
+        with torch.cuda.stream(stream) if stream is not None else contextlib.nullcontext():
+            losses, accuracies, sizes, grads = train_epoch(state, x, y, config, hooks, graph)
+            if stream is not None and graph is None and epoch < config.epochs:
+                graph = capture_epoch(state, x, y, config, stream)
         seconds = time.perf_counter() - started
         bad = np.flatnonzero(~np.isfinite(losses))
         if len(bad):
@@ -142,3 +172,13 @@ def fit(state: TrainingState, train: tuple[torch.Tensor, torch.Tensor], val: tup
         for hook in hooks.epoch_end:
             hook(state, result)
     return state
+
+
+def capture_epoch(state: TrainingState, x: torch.Tensor, y: torch.Tensor, config: TrainConfig, stream) -> EpochGraph | None:
+    """The epoch's steps as a CUDA graph; None (eager from then on, with a warning) if capture fails."""
+    length, size = order_shape(len(y), config.batch_size, config.batch_order)
+    try:
+        return EpochGraph(functools.partial(run_steps, state, x, y, config), length, size, x.device, stream)
+    except RuntimeError as error:
+        warnings.warn(f"CUDA graph capture failed, training on without it: {str(error).splitlines()[0]}", RuntimeWarning)
+        return None

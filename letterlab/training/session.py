@@ -23,7 +23,7 @@ from letterlab.training.checkpoint import checkpoint_info, load_checkpoint, save
 from letterlab.training.files import rewind_files
 from letterlab.training.loop import Hooks, TrainingState, fit, make_optimizer
 from letterlab.training.run_folder import CONFIG, RunLock, check_room, write_run_description
-from letterlab.training.writers import APPEND_ONLY, MetricsFile, TensorBoardScalars, TimingFile
+from letterlab.training.writers import APPEND_ONLY, MetricsFile, TensorBoardScalars, TimingFile, open_writer
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -70,7 +70,7 @@ def train_run(config: RunConfig, run_dir: Path, splits: DataSplits, device: torc
         else:
             write_run_description(run_dir, config, splits, str(device))
             save_checkpoint(run_dir, state)  # epoch 0: a run killed in its first epoch can resume too
-        writer = SummaryWriter(log_dir=str(run_dir))
+        writer = open_writer(run_dir)
 
         def checkpoint(current: TrainingState, _) -> None:  # the last hook, after every record of the epoch
             writer.flush()

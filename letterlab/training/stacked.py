@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.tensorboard import SummaryWriter
 
 from letterlab.config import MLPConfig, RunConfig
 from letterlab.data.dataset import DataSplits
@@ -30,7 +29,7 @@ from letterlab.training.checkpoint import save_weights
 from letterlab.training.loop import EpochResult, make_optimizer
 from letterlab.training.run_folder import RunLock, write_run_description
 from letterlab.training.session import TrainingContext, new_state
-from letterlab.training.writers import MetricsFile, TensorBoardScalars, TimingFile
+from letterlab.training.writers import MetricsFile, TensorBoardScalars, TimingFile, open_writer
 
 
 class StackedMLP(nn.Module):
@@ -96,7 +95,7 @@ def train_stacked(configs: list[RunConfig], run_dirs: list[Path], splits: DataSp
         for config, run_dir in zip(configs, run_dirs):
             cleanup.enter_context(RunLock(run_dir))
             write_run_description(run_dir, config, splits, str(device))
-            writer = SummaryWriter(log_dir=str(run_dir))
+            writer = open_writer(run_dir)
             cleanup.callback(writer.close)
             context = TrainingContext(run_dir, config, splits, device, writer)
             hooks.append([MetricsFile(run_dir), TimingFile(run_dir), TensorBoardScalars(writer)] + [make(context) for make in extra_hooks])
@@ -158,6 +157,8 @@ def _train_epoch(stack: StackedMLP, optimizer, x, y, seeds, generators, t):
 def _validate(stack: StackedMLP, x, y, t) -> list[tuple[float, float, np.ndarray]]:
     """(loss, accuracy, predictions) of every seed on its validation part."""
     count = len(stack.weights[0])
+    if len(y) == 0:  # trained without a validation part
+        return [(float("nan"), float("nan"), np.empty(0, dtype=np.int64))] * count
     x, y = x.expand(count, -1, -1), y.expand(count, -1)  # views: the seeds share one copy
     stack.eval()
     with autocast(x.device, t.precision):

@@ -1,0 +1,98 @@
+"""Training-data options any preset can use: no validation part (val_fraction 0), extra training
+images (extra_train) and cleaning the training part (clean_train); and the ablation table."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from letterlab.config import run_from_dict
+from letterlab.data.dataset import LetterImages, LoadedData
+from letterlab.data.npz import save_npz
+from letterlab.data.split import make_splits
+from letterlab.errors import ConfigError
+from letterlab.evaluation.run_results import epoch_hooks, load_splits
+from letterlab.reports.ablation import ablation_table, how_far_blocks, read_ablation
+from letterlab.reports.blocks import Table
+from letterlab.training.run_folder import new_run_dir
+from letterlab.training.session import train_run
+
+
+def _config(data, **train):
+    return run_from_dict({"data": str(data), "model": {"kind": "mlp", "hidden": [8]}, "train": {"epochs": 2, "batch_size": 16, **train}})
+
+
+def test_val_fraction_zero_trains_on_the_whole_pool(tmp_path, make_letters):
+    pool = make_letters(100, seed=1)
+    splits = make_splits(LoadedData(pool, make_letters(30, seed=2)), val_fraction=0.0)
+    assert len(splits.train) == 100 and len(splits.val) == 0 and len(splits.test) == 30
+    config = run_from_dict({"model": {"kind": "mlp", "hidden": [8]}, "train": {"epochs": 2, "batch_size": 16, "val_fraction": 0.0}})
+    run = new_run_dir(str(tmp_path / "run"), "")
+    state = train_run(config, run, splits, torch.device("cpu"), progress=False, extra_hooks=epoch_hooks(config))
+    assert state.epoch == 2
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert all(math.isnan(m["val_accuracy"]) for m in metrics) and all(m["train_loss"] > 0 for m in metrics)
+    tags = EventAccumulator(str(run)).Reload().Tags()
+    assert "train/loss" in tags["scalars"] and "val/accuracy" not in tags["scalars"]
+    assert not any("confusion" in tag for tag in tags["images"])  # nothing to draw without validation
+
+
+def test_val_fraction_must_stay_below_one():
+    with pytest.raises(ConfigError, match="val_fraction"):
+        run_from_dict({"train": {"val_fraction": 1.0}})
+
+
+def test_extra_training_images_go_to_the_training_part_only(tmp_path, make_letters):
+    main, extra = tmp_path / "main.npz", tmp_path / "extra.npz"
+    save_npz(main, make_letters(100, seed=1), make_letters(30, seed=2))
+    save_npz(extra, make_letters(40, seed=3), make_letters(10, seed=4))
+    plain, more = load_splits(_config(main)), load_splits(_config(main, extra_train=str(extra)))
+    assert len(more.train) == len(plain.train) + 50  # every image of the extra source, its test part too
+    assert np.array_equal(more.val.images, plain.val.images) and np.array_equal(more.test.images, plain.test.images)
+    assert np.array_equal(more.train.images[-10:], make_letters(10, seed=4).images)
+
+
+def test_cleaning_drops_copies_and_conflicts_from_training_only(tmp_path, make_letters):
+    train, test = make_letters(100, seed=1), make_letters(30, seed=2)
+    images, labels = train.images.copy(), train.labels.copy()
+    images[1] = images[0]  # an exact copy with another label: both go
+    images[30] = images[10]  # an exact copy with the same label (labels cycle 0..9): the second goes
+    images[21] = test.images[5]  # a copy of a test image: goes from training
+    path = tmp_path / "data.npz"
+    save_npz(path, LetterImages(images, labels), test)
+    plain, clean = load_splits(_config(path, val_fraction=0.0)), load_splits(_config(path, val_fraction=0.0, clean_train="exact"))
+    assert len(plain.train) == 100 and len(clean.train) == 100 - 4
+    assert np.array_equal(clean.test.images, plain.test.images)
+
+
+def test_near_cleaning_drops_near_duplicates_with_other_labels(tmp_path, make_letters):
+    train, test = make_letters(100, seed=1), make_letters(30, seed=2)
+    images = train.images.copy()
+    images[3] = np.clip(images[2].astype(int) + 1, 0, 255)  # almost the same image, labels 2 and 3
+    path = tmp_path / "data.npz"
+    save_npz(path, LetterImages(images, train.labels), test)
+    exact, near = (load_splits(_config(path, val_fraction=0.0, clean_train=kind)) for kind in ("exact", "near"))
+    assert len(exact.train) == 100 and len(near.train) == 98
+
+
+def _write_results(folder, val, test, seconds=60.0):
+    folder.mkdir(parents=True)
+    (folder / "results.json").write_text(json.dumps({"val_accuracy": val, "test_accuracy": test, "train_seconds": seconds}))
+
+
+def test_ablation_table_is_mean_and_spread_over_seeds(tmp_path):
+    _write_results(tmp_path / "a-base" / "seed0", 0.90, 0.80)
+    _write_results(tmp_path / "a-base" / "seed1", 0.92, 0.84)
+    _write_results(tmp_path / "b-all-train" / "seed0", float("nan"), 0.85)
+    (tmp_path / "c-unfinished" / "seed0").mkdir(parents=True)
+    rows = read_ablation(tmp_path)
+    assert [row.name for row in rows] == ["a-base", "b-all-train"]
+    table = ablation_table(rows)
+    assert table.rows[0] == ["a-base", "2", "91.00 ± 1.41", "82.00 ± 2.83", "1.0 ± 0.0"]
+    assert table.rows[1][2] == "-" and table.rows[1][3] == "85.00 ± 0.00"
+    blocks = how_far_blocks([], tmp_path)
+    assert blocks[0].text == "How far can we go" and isinstance(blocks[-1], Table)
+    assert how_far_blocks([], None) == []
