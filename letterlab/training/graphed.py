@@ -34,7 +34,7 @@ class EpochGraph:
         self.graph = torch.cuda.CUDAGraph()
         torch.cuda.synchronize(device)
         with torch.cuda.graph(self.graph, stream=stream):
-            self.outputs = run_steps(self.order.split(batch_size), self.predicted.split(batch_size))
+            self.outputs = run_steps(self.order.split(batch_size), self.predicted)
 
     def replay(self, order: torch.Tensor):
         self.order.copy_(order)
