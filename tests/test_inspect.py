@@ -130,3 +130,14 @@ def test_cli_inspect_compare_calibrate(tmp_path, capsys):
     calibration = json.loads(capsys.readouterr().out)
     assert calibration["temperature"] > 0 and calibration["after"]["accuracy"] == calibration["before"]["accuracy"]
     assert (run / "figures" / "reliability.png").exists() and (run / "calibration.json").exists()
+
+
+def test_residual_net_filters_maps_and_grad_cam():
+    model = build_model(run_from_dict({"model": {"kind": "resnet", "widths": [4, 8], "residual": [0, 1]}}).model).eval()
+    weights, what = layer_weights(model, 1)
+    assert weights.shape == (4, 3, 3) and what.startswith("conv1")
+    x = torch.rand(2, 1, 28, 28)
+    assert feature_maps(model, x, 1).shape == (2, 4, 28, 28)
+    assert feature_maps(model, x, 2).shape == (2, 8, 14, 14)  # after the stage's residual block
+    probs, saliency, cam = explain(model, x)
+    assert probs.shape == (2, 10) and saliency.shape == (2, 28, 28) and cam.shape == (2, 28, 28)

@@ -16,9 +16,17 @@ from letterlab.errors import LetterlabError
 FIGURES = "figures"
 
 
+def first_conv(module: nn.Module) -> nn.Conv2d | None:
+    """The module itself if it is a convolution, or the convolution a conv-bn-relu block starts with."""
+    if isinstance(module, nn.Sequential) and len(module):
+        module = module[0]
+    return module if isinstance(module, nn.Conv2d) else None
+
+
 def conv_layers(model: nn.Module) -> list[str]:
-    """Names of the model's Conv2d children in order (conv1, conv2, ...); empty for an MLP."""
-    return [name for name, module in model.named_children() if isinstance(module, nn.Conv2d)]
+    """Names of the model's conv children in order (the CNN's conv1, conv2, ...; the residual net's
+    conv-bn-relu stage entries); empty for an MLP."""
+    return [name for name, module in model.named_children() if first_conv(module) is not None]
 
 
 def layer_weights(model: nn.Module, layer: int = 1) -> tuple[np.ndarray, str]:
@@ -33,7 +41,7 @@ def layer_weights(model: nn.Module, layer: int = 1) -> tuple[np.ndarray, str]:
         return weight.reshape(len(weight), side, side), f"fc1: weights of {len(weight)} hidden units as {side}x{side} images"
     if not 1 <= layer <= len(convs):
         raise LetterlabError(f"--layer {layer}: the model has conv layers 1..{len(convs)}")
-    weight = getattr(model, convs[layer - 1]).weight.detach().cpu().float().numpy()  # (out, in, k, k)
+    weight = first_conv(getattr(model, convs[layer - 1])).weight.detach().cpu().float().numpy()  # (out, in, k, k)
     count, inputs, k = weight.shape[:3]
     what = f"{convs[layer - 1]}: {count} kernels {k}x{k}"
     if inputs > 1:
@@ -59,7 +67,8 @@ def tile(maps: np.ndarray, columns: int | None = None, pad: int = 1) -> np.ndarr
 
 def block_end(model: nn.Module, layer: int) -> str:
     """The child whose output is conv block `layer`'s maps: after the conv, its pooling and its
-    activation (the homework's 14x14x64 for layer 1), before batch norm and dropout."""
+    activation (the homework's 14x14x64 for layer 1), before batch norm and dropout; for the
+    residual net, after the stage's residual blocks."""
     convs = conv_layers(model)
     if not convs:
         raise LetterlabError("feature maps need a CNN; this model has no conv layers")
@@ -67,7 +76,10 @@ def block_end(model: nn.Module, layer: int) -> str:
         raise LetterlabError(f"layer {layer}: the model has conv layers 1..{len(convs)}")
     names = [name for name, _ in model.named_children()]
     end = names.index(convs[layer - 1])
-    while end + 1 < len(names) and names[end + 1].endswith(str(layer)) and names[end + 1].startswith(("pool", "relu", "tanh", "sigmoid")):
+    def same_block(name: str) -> bool:
+        return (name.endswith(str(layer)) and name.startswith(("pool", "relu", "tanh", "sigmoid"))) or name.startswith(f"res{layer}_")
+
+    while end + 1 < len(names) and same_block(names[end + 1]):
         end += 1
     return names[end]
 

@@ -9,11 +9,11 @@ from typing import Any
 
 from letterlab.config import RunConfig, merge, run_from_dict, to_dict
 from letterlab.errors import ConfigError
-from letterlab.models.presets import get_preset, preset_dict
+from letterlab.models.presets import HOMEWORK_PRESETS, get_preset, preset_dict
 
 PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     # A smoke run of about a minute: every preset trains and is tested, nothing is converged.
-    "quick": {"mlp": {"epochs": 3}, "cnn": {"epochs": 1}},
+    "quick": {"mlp": {"epochs": 3}, "cnn": {"epochs": 1}, "resnet": {"epochs": 1}},
     # At most 10 minutes on 2 CPU cores with the embedded data: a CNN epoch costs about as much as
     # all 60 epochs of an MLP, so only the CNNs train fewer epochs (3 instead of 10).
     "default": {"cnn": {"epochs": 3}},
@@ -33,10 +33,11 @@ def profile_config(preset: str, profile: str, *, seed: int = 0, double_softmax: 
 
 
 def differences_from_homework(config: RunConfig) -> list[str]:
-    """'train.epochs: 3 (homework 10)' for every training setting that differs from the preset,
-    the seed, loss and data aside."""
-    homework = to_dict(get_preset(config.preset))["train"] if config.preset else {}
+    """'train.epochs: 3 (homework 10)' for every training setting that differs from the preset
+    ('(preset 36)' for presets beyond the homework), the seed, loss and data aside."""
+    reference = to_dict(get_preset(config.preset))["train"] if config.preset else {}
     ours = to_dict(config)["train"]
     ignored = {"seed", "loss"}
-    return [f"train.{key}: {ours[key]} (homework {value})" for key, value in homework.items()
+    source = "homework" if config.preset in HOMEWORK_PRESETS else "preset"
+    return [f"train.{key}: {ours[key]} ({source} {value})" for key, value in reference.items()
             if key not in ignored and ours.get(key) != value]
