@@ -16,6 +16,7 @@ import pytest
 import torch
 
 import letterlab.training.loop
+from letterlab.training import manual_mlp
 import letterlab.training.run_folder
 from letterlab.cli.main import main
 from letterlab.config import run_from_dict
@@ -113,6 +114,7 @@ def test_nan_names_epoch_and_batch_and_keeps_the_last_good_epoch(tmp_path, make_
         return real_loss(logits, labels, kind, **options) * (float("nan") if len(calls) >= 11 else 1.0)
 
     monkeypatch.setattr(letterlab.training.loop, "loss_from_logits", nan_from_the_11th_training_batch)
+    monkeypatch.setattr(letterlab.training.loop, "can_step_manually", lambda *args: False)  # the autograd step calls the loss
     splits = DataSplits(make_letters(64, seed=1), make_letters(20, seed=2), make_letters(20, seed=3))
     run = new_run_dir(str(tmp_path / "run"), "")
     config = run_from_dict({**MLP, "train": {"epochs": 5, "batch_size": 16}})  # 4 batches an epoch
@@ -120,6 +122,22 @@ def test_nan_names_epoch_and_batch_and_keeps_the_last_good_epoch(tmp_path, make_
         train_run(config, run, splits, torch.device("cpu"), progress=False)
     assert caught.value.exit_code == 3
     assert checkpoint_info(run)["epoch"] == 2 and len((run / "metrics.jsonl").read_text().splitlines()) == 2
+
+
+def test_the_manual_mlp_step_stops_on_divergence_too(tmp_path, make_letters, monkeypatch):
+    calls = []
+
+    def nan_from_the_11th_training_batch(z):
+        calls.append(1)
+        return z.sigmoid_() * (float("nan") if len(calls) >= 11 else 1.0)
+
+    monkeypatch.setitem(manual_mlp.IN_PLACE, "sigmoid", nan_from_the_11th_training_batch)
+    splits = DataSplits(make_letters(64, seed=1), make_letters(20, seed=2), make_letters(20, seed=3))
+    run = new_run_dir(str(tmp_path / "run"), "")
+    config = run_from_dict({**MLP, "train": {"epochs": 5, "batch_size": 16}})  # plain SGD: the manual path
+    with pytest.raises(TrainingDiverged, match=r"run: loss became nan at epoch 3, batch 3; the last good checkpoint \(epoch 2\)"):
+        train_run(config, run, splits, torch.device("cpu"), progress=False)
+    assert checkpoint_info(run)["epoch"] == 2
 
 
 def test_changed_checkpoint_bytes_are_refused(finished_run, capsys):

@@ -23,6 +23,7 @@ from letterlab.models.inference import autocast, loss_from_logits, predict_logit
 from letterlab.training.augment import augment_batch, is_active
 from letterlab.training.batches import epoch_order, order_shape
 from letterlab.training.graphed import EpochGraph, can_graph
+from letterlab.training.manual_mlp import can_step_manually, manual_steps
 from letterlab.training.schedule import learning_rate, set_learning_rate
 
 
@@ -85,6 +86,8 @@ def run_steps(state: TrainingState, x: torch.Tensor, y: torch.Tensor, config: Tr
     gradient L1 norm as device tensors: nothing here waits for the device (so it can be captured
     into a CUDA graph, letterlab.training.graphed)."""
     model, optimizer = state.model, state.optimizer
+    if can_step_manually(model, x, config):  # an MLP with plain SGD on a CPU: the backward pass written out
+        return manual_steps(model, x, y, config, batches, predicted, state.step, batch_end)
     weight = first_weight(model)
     losses, grad_l1, outputs = [], [], []
     total_steps = len(batches) * config.epochs

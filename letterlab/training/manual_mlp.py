@@ -1,0 +1,92 @@
+"""The MLPs' plain-SGD step with its backward pass written out: letterlab's fast path on a CPU.
+
+Through autograd and the optimizer, a step of a 784-50-10 net is about 25 small operations, each a
+few microseconds of dispatch: the arithmetic is the smaller part. Written out, a step is the
+forward pass (one addmm and one in-place activation per layer), the softmax cross-entropy gradient,
+and per layer one matmul for the weight gradient (applied in place) and one for the gradient sent
+down. It computes what autograd computes, up to float rounding (tests/test_manual_mlp.py), and
+records the same per-batch loss, predictions and first-layer gradient L1 norm.
+
+Used for letterlab's MLPs on a CPU with plain SGD (no momentum, no weight decay), cross-entropy on
+the logits without label smoothing, float32 and no augmentation; everything else goes through
+autograd."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from letterlab.config import TrainConfig
+from letterlab.models.layers import activation
+from letterlab.training.augment import is_active
+from letterlab.training.schedule import learning_rate
+
+# d activation / d input, from the activation's output `a`
+DERIVATIVES = {
+    "sigmoid": lambda a: a * (1 - a),
+    "tanh": lambda a: 1 - a * a,
+    "relu": lambda a: (a > 0).to(a.dtype),
+}
+IN_PLACE = {"sigmoid": torch.sigmoid_, "tanh": torch.tanh_, "relu": torch.relu_}
+
+
+def mlp_layers(model: nn.Module) -> list[tuple[nn.Linear, str | None]] | None:
+    """[(linear layer, its activation's name, None for the output layer)] if `model` is letterlab's
+    MLP (flatten, then linear/activation pairs, then a linear output layer); otherwise None."""
+    children = list(model.children())
+    if not children or not isinstance(children[0], nn.Flatten) or not isinstance(children[-1], nn.Linear):
+        return None
+    layers, body = [], children[1:-1]
+    if len(body) % 2:
+        return None
+    for linear, act in zip(body[::2], body[1::2]):
+        name = next((name for name in DERIVATIVES if isinstance(act, type(activation(name)))), None)
+        if not isinstance(linear, nn.Linear) or name is None:
+            return None
+        layers.append((linear, name))
+    return layers + [(children[-1], None)]
+
+
+def can_step_manually(model: nn.Module, x: torch.Tensor, config: TrainConfig) -> bool:
+    return (x.device.type == "cpu" and config.optimizer == "sgd" and config.momentum == 0 and config.weight_decay == 0
+            and config.loss == "logits" and config.label_smoothing == 0 and config.precision == "fp32"
+            and not is_active(config.augment) and mlp_layers(model) is not None)
+
+
+@torch.no_grad()
+def manual_steps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: TrainConfig, batches, predicted: torch.Tensor,
+                 first_step: int, batch_end=()) -> tuple[torch.Tensor, torch.Tensor]:
+    """`loop.run_steps` for an MLP with plain SGD: the same arguments and results."""
+    layers = mlp_layers(model)
+    flat = x.reshape(len(x), -1)
+    total_steps = len(batches) * config.epochs
+    minus_one = torch.full((max((len(b) for b in batches), default=0), 1), -1.0)
+    losses, grad_l1, outputs = [], [], []
+    for i, index in enumerate(batches):
+        lr = learning_rate(config, first_step + i, total_steps)
+        labels = y[index]
+        inputs = [flat[index]]  # the input of each layer
+        for linear, name in layers:
+            z = torch.addmm(linear.bias, inputs[-1], linear.weight.t())
+            inputs.append(IN_PLACE[name](z) if name else z)
+        logits = inputs.pop()
+        outputs.append(logits)
+        log_p = torch.log_softmax(logits, 1)
+        losses.append(log_p.gather(1, labels[:, None]).mean().neg())
+        grad = log_p.exp_().scatter_add_(1, labels[:, None], minus_one[:len(labels)]).div_(len(labels))  # d loss / d logits
+        for k in range(len(layers) - 1, -1, -1):
+            linear, below = layers[k][0], inputs[k]
+            down = torch.mm(grad, linear.weight) if k else None  # with the weights before this step's update
+            if k:
+                linear.weight.addmm_(grad.t(), below, alpha=-lr)
+            else:  # the first layer's gradient is also recorded
+                weight_grad = torch.mm(grad.t(), below)
+                linear.weight.sub_(weight_grad, alpha=lr)
+                grad_l1.append(weight_grad.abs_().sum())
+            linear.bias.sub_(grad.sum(0), alpha=lr)
+            if k:
+                grad = down.mul_(DERIVATIVES[layers[k - 1][1]](below))
+        for hook in batch_end:
+            hook(i)
+    torch.argmax(torch.cat(outputs), 1, out=predicted)
+    return torch.stack(losses), torch.stack(grad_l1)
