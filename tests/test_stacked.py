@@ -39,9 +39,13 @@ def test_stacked_forward_equals_each_model():
         assert torch.allclose(out[seed], model(x[seed]), atol=1e-5)
 
 
-@pytest.mark.parametrize("preset", ["mlp-tanh-100x2", "mlp-sigmoid-50"])
-def test_each_stacked_seed_matches_its_separate_run(tmp_path, splits, preset):
-    configs = [get_preset(preset, epochs=3, seed=seed) for seed in (0, 1, 2)]
+@pytest.mark.parametrize("preset, overrides", [
+    ("mlp-tanh-100x2", {}), ("mlp-sigmoid-50", {}),
+    ("mlp-tanh-50", {"schedule": "one_cycle", "warmup_fraction": 0.3}),  # the rate changes every batch
+    ("mlp-tanh-50", {"optimizer": "adam", "lr": 0.001, "label_smoothing": 0.1}),  # autograd, not the written-out step
+])
+def test_each_stacked_seed_matches_its_separate_run(tmp_path, splits, preset, overrides):
+    configs = [get_preset(preset, epochs=3, seed=seed, **overrides) for seed in (0, 1, 2)]
     assert can_stack(configs)
     stacked_dirs = [tmp_path / f"stacked{seed}" for seed in (0, 1, 2)]
     for folder in stacked_dirs:
@@ -66,6 +70,8 @@ def test_only_seed_siblings_stack():
     assert not can_stack([get_preset("mlp-tanh-50", seed=0), get_preset("mlp-tanh-500", seed=1)])
     assert not can_stack([get_preset("cnn", seed=0), get_preset("cnn", seed=1)])
     assert not can_stack([get_preset("mlp-tanh-50", seed=0), get_preset("mlp-tanh-50", seed=1, lr=0.1)])
+    augmented = {"augment": {"rotate": 5.0}}
+    assert not can_stack([get_preset("mlp-tanh-50", seed=s, **augmented) for s in (0, 1)])  # augmentation: separate runs
 
 
 def test_train_seeds_command_writes_a_run_folder_per_seed(tmp_path, splits):

@@ -47,10 +47,42 @@ def mlp_layers(model: nn.Module) -> list[tuple[nn.Linear, str | None]] | None:
     return layers + [(children[-1], None)]
 
 
-def can_step_manually(model: nn.Module, x: torch.Tensor, config: TrainConfig) -> bool:
+def plain_sgd_on_cpu(x: torch.Tensor, config: TrainConfig) -> bool:
+    """The training settings the written-out step covers (the model aside)."""
     return (x.device.type == "cpu" and config.optimizer == "sgd" and config.momentum == 0 and config.weight_decay == 0
             and config.loss == "logits" and config.label_smoothing == 0 and config.precision == "fp32"
-            and not is_active(config.augment) and mlp_layers(model) is not None)
+            and not is_active(config.augment))
+
+
+def can_step_manually(model: nn.Module, x: torch.Tensor, config: TrainConfig) -> bool:
+    return plain_sgd_on_cpu(x, config) and mlp_layers(model) is not None
+
+
+@torch.no_grad()
+def stacked_step(weights, biases, activation_name: str, x: torch.Tensor, labels: torch.Tensor, lr: float):
+    """One plain-SGD step of S stacked MLPs (letterlab.training.stacked: weights (S, in, out),
+    biases (S, 1, out), x (S, B, 784), labels (S, B)), each seed on its own mean loss. Returns
+    per-seed losses (S,), logits (S, B, 10) and first-layer gradient L1 norms (S,)."""
+    inputs, last = [x], len(weights) - 1
+    for k, (weight, bias) in enumerate(zip(weights, biases)):
+        z = torch.baddbmm(bias, inputs[-1], weight)
+        inputs.append(IN_PLACE[activation_name](z) if k < last else z)
+    logits = inputs.pop()
+    log_p = torch.log_softmax(logits, 2)
+    losses = log_p.gather(2, labels[..., None]).mean((1, 2)).neg()
+    grad = log_p.exp_().scatter_add_(2, labels[..., None], torch.full(labels[..., None].shape, -1.0)).div_(labels.shape[1])
+    first_l1 = None
+    for k in range(last, -1, -1):
+        weight, below = weights[k], inputs[k]
+        down = torch.bmm(grad, weight.transpose(1, 2)) if k else None  # before this step's update
+        weight_grad = torch.bmm(below.transpose(1, 2), grad)
+        weight.sub_(weight_grad, alpha=lr)
+        biases[k].sub_(grad.sum(1, keepdim=True), alpha=lr)
+        if k:
+            grad = down.mul_(DERIVATIVES[activation_name](below))
+        else:
+            first_l1 = weight_grad.abs_().sum((1, 2))
+    return losses, logits, first_l1
 
 
 @torch.no_grad()

@@ -24,9 +24,12 @@ from letterlab.errors import TrainingDiverged
 from letterlab.models.inference import autocast, loss_from_logits
 from letterlab.models.inputs import images_to_tensor
 from letterlab.models.layers import activation
+from letterlab.training.augment import is_active
 from letterlab.training.batches import epoch_order
 from letterlab.training.checkpoint import save_weights
 from letterlab.training.loop import EpochResult, make_optimizer
+from letterlab.training.manual_mlp import plain_sgd_on_cpu, stacked_step
+from letterlab.training.schedule import learning_rate, set_learning_rate
 from letterlab.training.run_folder import RunLock, write_run_description
 from letterlab.training.session import TrainingContext, new_state
 from letterlab.training.writers import MetricsFile, TensorBoardScalars, TimingFile, open_writer
@@ -43,7 +46,7 @@ class StackedMLP(nn.Module):
                                         for i in range(len(layers[0])))
         self.biases = nn.ParameterList(torch.stack([seed[i].bias.detach() for seed in layers]).unsqueeze(1)
                                        for i in range(len(layers[0])))
-        self.activation = activation(activation_name)
+        self.activation, self.activation_name = activation(activation_name), activation_name
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         last = len(self.weights) - 1
@@ -63,8 +66,8 @@ class StackedMLP(nn.Module):
 
 
 def can_stack(configs: list[RunConfig]) -> bool:
-    """True for two or more MLP runs that differ only in their seed."""
-    if len(configs) < 2 or not all(isinstance(c.model, MLPConfig) for c in configs):
+    """True for two or more MLP runs without augmentation that differ only in their seed."""
+    if len(configs) < 2 or not all(isinstance(c.model, MLPConfig) and not is_active(c.train.augment) for c in configs):
         return False
     unseeded = [dataclasses.replace(c, train=dataclasses.replace(c.train, seed=0)) for c in configs]
     return all(c == unseeded[0] for c in unseeded)
@@ -101,7 +104,7 @@ def train_stacked(configs: list[RunConfig], run_dirs: list[Path], splits: DataSp
             hooks.append([MetricsFile(run_dir), TimingFile(run_dir), TensorBoardScalars(writer)] + [make(context) for make in extra_hooks])
         for epoch in range(1, t.epochs + 1):
             started = time.perf_counter()
-            losses, accuracies, sizes, grads = _train_epoch(stack, optimizer, x, y, seeds, generators, t)
+            losses, accuracies, sizes, grads = _train_epoch(stack, optimizer, x, y, seeds, generators, t, states[0].step)
             seconds = (time.perf_counter() - started) / count  # the epoch's time, shared by its models
             for index, run_dir in enumerate(run_dirs):
                 bad = np.flatnonzero(~np.isfinite(losses[index]))
@@ -126,8 +129,9 @@ def train_stacked(configs: list[RunConfig], run_dirs: list[Path], splits: DataSp
     return models
 
 
-def _train_epoch(stack: StackedMLP, optimizer, x, y, seeds, generators, t):
-    """One epoch for all seeds; per-seed (S, batches) losses, accuracies and first-layer gradients."""
+def _train_epoch(stack: StackedMLP, optimizer, x, y, seeds, generators, t, first_step: int):
+    """One epoch for all seeds; per-seed (S, batches) losses, accuracies and first-layer gradients.
+    Plain SGD on a CPU takes the written-out step (letterlab.training.manual_mlp)."""
     stack.train()
     orders = [epoch_order(y.shape[1], t.batch_size, t.batch_order, generator) for generator in generators]
     size = orders[0][1]
@@ -135,19 +139,28 @@ def _train_epoch(stack: StackedMLP, optimizer, x, y, seeds, generators, t):
     targets = y[seeds, order]
     predicted = torch.empty_like(targets)
     losses, grad_l1 = [], []
-    for start in range(0, order.shape[1], size):
-        index = order[:, start:start + size]
-        with autocast(x.device, t.precision):
-            logits = stack(x[seeds, index])
-        per_image = loss_from_logits(logits.float().flatten(0, 1), targets[:, start:start + size].flatten(), t.loss, reduction="none")
-        per_seed = per_image.view(len(generators), -1).mean(1)  # each seed's mean loss; their sum separates by seed
-        optimizer.zero_grad(set_to_none=True)
-        per_seed.sum().backward()
-        optimizer.step()
+    manual = plain_sgd_on_cpu(x, t)
+    starts = range(0, order.shape[1], size)
+    total_steps = len(starts) * t.epochs
+    for step, start in enumerate(starts):
+        index, labels = order[:, start:start + size], targets[:, start:start + size]
+        lr = learning_rate(t, first_step + step, total_steps)
+        if manual:
+            per_seed, logits, first_l1 = stacked_step(stack.weights, stack.biases, stack.activation_name, x[seeds, index], labels, lr)
+        else:
+            set_learning_rate(optimizer, lr)
+            with autocast(x.device, t.precision):
+                logits = stack(x[seeds, index])
+            per_image = loss_from_logits(logits.float().flatten(0, 1), labels.flatten(), t.loss, reduction="none", smoothing=t.label_smoothing)
+            per_seed = per_image.view(len(generators), -1).mean(1)  # each seed's mean loss; their sum separates by seed
+            optimizer.zero_grad(set_to_none=True)
+            per_seed.sum().backward()
+            optimizer.step()
+            first_l1 = stack.weights[0].grad.abs_().sum((1, 2))  # in place: the step has used it
         losses.append(per_seed.detach())
         predicted[:, start:start + size] = logits.detach().argmax(2)
-        grad_l1.append(stack.weights[0].grad.abs_().sum((1, 2)))  # in place: the step has used it
-    sizes = np.array([min(size, order.shape[1] - start) for start in range(0, order.shape[1], size)])
+        grad_l1.append(first_l1)
+    sizes = np.array([min(size, order.shape[1] - start) for start in starts])
     correct = np.add.reduceat((predicted == targets).cpu().numpy(), np.cumsum(sizes) - sizes, axis=1)
     grads = torch.stack(grad_l1, 1).cpu().numpy() / stack.weights[0][0].numel()
     return torch.stack(losses, 1).cpu().numpy(), correct / sizes, sizes, grads
