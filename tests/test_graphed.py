@@ -45,6 +45,7 @@ def test_graphed_mlp_matches_the_eager_loop(tmp_path, make_letters, monkeypatch)
     graphed, graphed_metrics = _train(tmp_path, "graphed", MLP, make_letters, True, monkeypatch)
     for a, b in zip(eager.model.state_dict().values(), graphed.model.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    assert len(eager_metrics) == len(graphed_metrics) == 4
     for a, b in zip(eager_metrics, graphed_metrics):
         assert a["batch_accuracy"] == b["batch_accuracy"]
         assert a["batch_loss"] == pytest.approx(b["batch_loss"], rel=1e-4)

@@ -15,11 +15,15 @@ from letterlab.training.session import train_run
 
 
 def _run(tmp_path, name, values, make_letters, manual: bool, monkeypatch):
+    calls = []
+    real_steps = loop.manual_steps
+    monkeypatch.setattr(loop, "manual_steps", lambda *args, **kwargs: calls.append(1) or real_steps(*args, **kwargs))
     if not manual:
         monkeypatch.setattr(loop, "can_step_manually", lambda *args: False)
     splits = DataSplits(make_letters(200, seed=1), make_letters(40, seed=2), make_letters(40, seed=3))
     state = train_run(run_from_dict(values), new_run_dir(str(tmp_path / name), ""), splits, torch.device("cpu"), progress=False)
     monkeypatch.undo()
+    assert len(calls) == (3 if manual else 0)  # one call an epoch on the manual path, none on autograd's
     metrics = [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
     return state.model.state_dict(), metrics
 
@@ -35,6 +39,7 @@ def test_manual_step_matches_autograd(tmp_path, make_letters, monkeypatch, model
     autograd, autograd_metrics = _run(tmp_path, "autograd", values, make_letters, False, monkeypatch)
     for key in manual:
         torch.testing.assert_close(manual[key], autograd[key], rtol=1e-4, atol=1e-5)
+    assert len(manual_metrics) == len(autograd_metrics) == 3
     for a, b in zip(manual_metrics, autograd_metrics):
         assert a["batch_loss"] == pytest.approx(b["batch_loss"], rel=1e-4)
         assert a["first_layer_grad"] == pytest.approx(b["first_layer_grad"], rel=1e-4)

@@ -55,6 +55,13 @@ def test_extra_training_images_go_to_the_training_part_only(tmp_path, make_lette
     assert np.array_equal(more.train.images[-10:], make_letters(10, seed=4).images)
 
 
+def test_extra_images_that_copy_validation_test_or_training_images_are_left_out(tmp_path, make_letters):
+    main = tmp_path / "main.npz"
+    save_npz(main, make_letters(100, seed=1), make_letters(30, seed=2))
+    plain, same = load_splits(_config(main)), load_splits(_config(main, extra_train=str(main)))
+    assert len(same.train) == len(plain.train)  # the main source as its own extra adds nothing, leaks nothing
+
+
 def test_cleaning_drops_copies_and_conflicts_from_training_only(tmp_path, make_letters):
     train, test = make_letters(100, seed=1), make_letters(30, seed=2)
     images, labels = train.images.copy(), train.labels.copy()
@@ -96,3 +103,27 @@ def test_ablation_table_is_mean_and_spread_over_seeds(tmp_path):
     blocks = how_far_blocks([], tmp_path)
     assert blocks[0].text == "How far can we go" and isinstance(blocks[-1], Table)
     assert how_far_blocks([], None) == []
+
+
+def test_an_adam_checkpoint_from_a_gpu_resumes_on_a_cpu():
+    from letterlab.training.checkpoint import match_capturable
+
+    weight = torch.nn.Parameter(torch.ones(3))
+    on_gpu = torch.optim.Adam([weight], capturable=True)  # what a GPU run saves: capturable, step counts as tensors
+    on_gpu.state[weight] = {"step": torch.tensor(5.0), "exp_avg": torch.zeros(3), "exp_avg_sq": torch.zeros(3)}
+    on_cpu = torch.optim.Adam([weight])
+    on_cpu.load_state_dict(on_gpu.state_dict())
+    assert on_cpu.param_groups[0]["capturable"]  # torch restores the saved flag ...
+    match_capturable(on_cpu)  # ... which letterlab sets for the device it resumes on
+    weight.grad = torch.ones(3)
+    on_cpu.step()
+    assert not on_cpu.param_groups[0]["capturable"] and float(on_cpu.state[weight]["step"]) == 6.0
+
+
+def test_a_missing_ablation_folder_is_refused_before_any_training(tmp_path, capsys):
+    from letterlab.cli.main import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["reproduce", "--quick", "--out", str(tmp_path / "out"), "--ablation", str(tmp_path / "missing")])
+    assert exit_info.value.code == 2 and "no such ablation folder" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

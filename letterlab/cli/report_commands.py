@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 
@@ -39,8 +40,15 @@ def register(subparsers) -> None:
 
 
 def add_ablation_argument(parser) -> None:
-    parser.add_argument("--ablation", metavar="DIR", type=Path,
+    parser.add_argument("--ablation", metavar="DIR", type=ablation_folder,
                         help="a folder of ablation runs (docs/ablation/run.py --out DIR) for the report's 'how far can we go' section")
+
+
+def ablation_folder(text: str) -> Path:
+    """--ablation's folder, refused while parsing the command line (before any training) if missing."""
+    if not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: no such ablation folder")
+    return Path(text)
 
 
 def parse_presets(text: str | None) -> list[str]:

@@ -104,6 +104,9 @@ def resolve_config(args):
         values["data"] = args.data
     if values.get("data"):  # saved absolute, so the run folder works from any directory
         values["data"] = str(Path(values["data"]).resolve())
+    extra = values.get("train", {}).get("extra_train")
+    if extra and extra != "embedded":
+        values = merge(values, {"train": {"extra_train": str(Path(extra).resolve())}})
     return run_from_dict(values, where=args.config or "command line")
 
 

@@ -87,7 +87,7 @@ def calibrate_run(run_dir: Path, data_path: str | None = None, device_name: str 
     # A run trained without a validation part (val_fraction 0) has nothing to fit T on: T = 1.
     temperature = fit_temperature(run_logits(model, val.images, device, config.train.precision), torch.from_numpy(val.labels)) if len(val) else 1.0
     logits, labels = run_logits(model, test.images, device, config.train.precision), torch.from_numpy(test.labels)
-    result = {"data": test.source, "n": len(test), "temperature": temperature, "bins": BINS}
+    result = {"data": test.source, "n": len(test), "temperature": temperature, "temperature_fitted": bool(len(val)), "bins": BINS}
     reliability = {}
     for name, scale in (("before", 1.0), ("after", temperature)):
         probs = torch.softmax(logits / scale, 1).numpy()

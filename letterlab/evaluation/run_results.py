@@ -36,9 +36,14 @@ def load_splits(config: RunConfig) -> DataSplits:
 
 
 def with_extra_training(splits: DataSplits, extra: LoadedData) -> DataSplits:
-    """`splits` with every image of `extra` (its test part too) appended to the training part."""
-    parts = [splits.train, extra.train] + ([extra.test] if extra.test is not None else [])
-    train = LetterImages(np.concatenate([p.images for p in parts]), np.concatenate([p.labels for p in parts]),
+    """`splits` with the images of `extra` (its test part too) appended to the training part, except
+    exact copies of a test, validation or training image (so the main source itself adds nothing)."""
+    from letterlab.data.check import drop_duplicates
+
+    parts = [extra.train] + ([extra.test] if extra.test is not None else [])
+    pooled = LetterImages(np.concatenate([p.images for p in parts]), np.concatenate([p.labels for p in parts]), extra.train.source)
+    added = drop_duplicates({"test": splits.test, "val": splits.val, "train": splits.train, "extra": pooled})["extra"]
+    train = LetterImages(np.concatenate([splits.train.images, added.images]), np.concatenate([splits.train.labels, added.labels]),
                          f"{splits.train.source} + {extra.train.source}")
     return DataSplits(train=train, val=splits.val, test=splits.test)
 

@@ -10,6 +10,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
+from letterlab.models.presets import HOMEWORK_PRESETS
 from letterlab.reports.blocks import Block, Heading, Paragraph, Table
 from letterlab.reports.summary import Experiment
 
@@ -51,7 +52,7 @@ def how_far_blocks(experiments: list[Experiment], ablation: Path | None) -> list
     has both) and the ablation table (when a folder is given)."""
     found = {e.name: e for e in experiments}
     best = found.get(BEST_PRESET)
-    homework = [e for e in experiments if e.name != BEST_PRESET and not e.name.startswith(BEST_PRESET)]
+    homework = [e for e in experiments if e.name in HOMEWORK_PRESETS]
     if best is None and ablation is None:
         return []
     blocks: list[Block] = [Heading(2, "How far can we go")]

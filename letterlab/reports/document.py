@@ -118,7 +118,8 @@ def run_statistics(run: Run) -> list[Block]:
     low, high = record["ci95"]
     return [Paragraph(f"{run.name}: test accuracy {percent(record['accuracy'])} (95% Wilson interval {percent(low)} to "
                       f"{percent(high)}, {record['n']} images); expected calibration error {record['ece_before']:.4f}, "
-                      f"{record['ece_after']:.4f} after temperature scaling (T = {record['temperature']:.3f}, fitted on validation).")]
+                      f"{record['ece_after']:.4f} after temperature scaling (T = {record['temperature']:.3f}, "
+                      f"{'fitted on validation' if record.get('temperature_fitted', True) else 'not fitted: the run has no validation part'}).")]
 
 
 def build_document(out: Path, experiments: list[Experiment], ablation: Path | None = None) -> list[Block]:
@@ -145,8 +146,6 @@ def render_report(out: Path, ablation: Path | None = None) -> dict[str, Path]:
     if not experiments:
         raise LetterlabError(f"{out}: no finished run folders (config.json and results.json) to report on")
     write_summary(out, experiments)
-    if ablation is not None and not Path(ablation).is_dir():
-        raise LetterlabError(f"{ablation}: no such ablation folder")
     blocks = build_document(out, experiments, ablation)
     write_text_atomic(out / "report.md", to_markdown(blocks))
     write_text_atomic(out / "report.html", to_html(blocks, out))

@@ -33,7 +33,7 @@ def inspect_for_report(run_dir: Path, device_name: str = "auto") -> dict:
     record = {
         **accuracy_with_interval(correct),
         "ece_before": calibration["before"]["ece"], "ece_after": calibration["after"]["ece"],
-        "temperature": calibration["temperature"],
+        "temperature": calibration["temperature"], "temperature_fitted": calibration["temperature_fitted"],
         "data_sha256": read_json(run_dir / ENVIRONMENT).get("data", {}).get("sha256"),
         "test_correct": correct.astype(int).tolist(),  # per test image, for McNemar between runs
     }

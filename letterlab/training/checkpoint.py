@@ -81,6 +81,7 @@ def load_checkpoint(run_dir: Path, state: TrainingState) -> dict[str, int]:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         state.model.load_state_dict(payload["model"])
         state.optimizer.load_state_dict(payload["optimizer"])
+        match_capturable(state.optimizer)
         state.batch_generator.set_state(payload["batch_generator"])
         torch.set_rng_state(payload["torch_rng"])
         if payload.get("cuda_rng"):
@@ -89,6 +90,20 @@ def load_checkpoint(run_dir: Path, state: TrainingState) -> dict[str, int]:
         return dict(payload["appended"])
     except Exception as error:  # weights_only refuses any pickled callable; a foreign dict lacks keys
         raise LetterlabError(f"{path}: not a letterlab checkpoint for this model ({type(error).__name__})") from None
+
+
+def match_capturable(optimizer: torch.optim.Optimizer) -> None:
+    """Adam's `capturable` (step counts on the GPU, for CUDA graphs) as for a new optimizer on the
+    parameters' device: a checkpoint from a GPU can resume on a CPU and the other way round."""
+    for group in optimizer.param_groups:
+        if "capturable" not in group:
+            continue
+        on_gpu = group["params"][0].is_cuda
+        group["capturable"] = on_gpu
+        for parameter in group["params"]:
+            state = optimizer.state.get(parameter, {})
+            if torch.is_tensor(state.get("step")):
+                state["step"] = state["step"].to(parameter.device if on_gpu else "cpu", torch.float32)
 
 
 def save_weights(run_dir: Path, model: torch.nn.Module) -> None:

@@ -154,13 +154,15 @@ def fit(state: TrainingState, train: tuple[torch.Tensor, torch.Tensor], val: tup
     On a GPU, epochs after the first replay a CUDA graph of the epoch where possible (graphed.py)."""
     x, y = train
     stream = torch.cuda.Stream(x.device) if can_graph(x, config) else None
-    graph = None
+    if stream is not None:
+        stream.wait_stream(torch.cuda.current_stream(x.device))  # the data was made on the default stream
+    graph, capture = None, stream is not None
     for epoch in range(state.epoch + 1, config.epochs + 1):
         started = time.perf_counter()
         with torch.cuda.stream(stream) if stream is not None else contextlib.nullcontext():
             losses, accuracies, sizes, grads = train_epoch(state, x, y, config, hooks, graph)
-            if stream is not None and graph is None and epoch < config.epochs:
-                graph = capture_epoch(state, x, y, config, stream)
+            if capture and epoch < config.epochs:
+                graph, capture = capture_epoch(state, x, y, config, stream), False  # tried once
         seconds = time.perf_counter() - started
         bad = np.flatnonzero(~np.isfinite(losses))
         if len(bad):
