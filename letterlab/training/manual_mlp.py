@@ -2,9 +2,9 @@
 
 Through autograd and the optimizer, a step of a 784-50-10 net is about 25 small operations, each a
 few microseconds of dispatch: the arithmetic is the smaller part. Written out, a step is the
-forward pass (one addmm and one in-place activation per layer), the softmax cross-entropy gradient,
-and per layer one matmul for the weight gradient (applied in place) and one for the gradient sent
-down. It computes what autograd computes, up to float rounding (tests/test_manual_mlp.py), and
+forward pass (one batched matmul and one in-place activation per layer), the softmax cross-entropy
+gradient, and per layer one matmul for the weight gradient (applied in place) and one for the
+gradient sent down. The same function steps one model and the stacked seeds of `--seeds N`. It computes what autograd computes, up to float rounding (tests/test_manual_mlp.py), and
 records the same per-batch loss, predictions and first-layer gradient L1 norm.
 
 Used for letterlab's MLPs on a CPU with plain SGD (no momentum, no weight decay), cross-entropy on
@@ -44,6 +44,8 @@ def mlp_layers(model: nn.Module) -> list[tuple[nn.Linear, str | None]] | None:
         if not isinstance(linear, nn.Linear) or name is None:
             return None
         layers.append((linear, name))
+    if len({name for _, name in layers}) > 1:  # the written-out step takes one activation
+        return None
     return layers + [(children[-1], None)]
 
 
@@ -59,10 +61,11 @@ def can_step_manually(model: nn.Module, x: torch.Tensor, config: TrainConfig) ->
 
 
 @torch.no_grad()
-def stacked_step(weights, biases, activation_name: str, x: torch.Tensor, labels: torch.Tensor, lr: float):
-    """One plain-SGD step of S stacked MLPs (letterlab.training.stacked: weights (S, in, out),
-    biases (S, 1, out), x (S, B, 784), labels (S, B)), each seed on its own mean loss. Returns
-    per-seed losses (S,), logits (S, B, 10) and first-layer gradient L1 norms (S,)."""
+def sgd_step(weights, biases, activation_name: str | None, x: torch.Tensor, labels: torch.Tensor, lr: float):
+    """One plain-SGD step of S MLPs stacked along a leading axis (weights (S, in, out), biases
+    (S, 1, out), x (S, B, 784), labels (S, B); S = 1 for one model), each on its own mean loss,
+    weights updated in place. Returns per-model losses (S,), logits (S, B, 10) and first-layer
+    gradient L1 norms (S,)."""
     inputs, last = [x], len(weights) - 1
     for k, (weight, bias) in enumerate(zip(weights, biases)):
         z = torch.baddbmm(bias, inputs[-1], weight)
@@ -75,7 +78,10 @@ def stacked_step(weights, biases, activation_name: str, x: torch.Tensor, labels:
     for k in range(last, -1, -1):
         weight, below = weights[k], inputs[k]
         down = torch.bmm(grad, weight.transpose(1, 2)) if k else None  # before this step's update
-        weight_grad = torch.bmm(below.transpose(1, 2), grad)
+        if weight.stride(1) == 1:  # an nn.Linear's (out, in) weight seen as (1, in, out): make the gradient in that layout
+            weight_grad = torch.bmm(grad.transpose(1, 2), below).transpose(1, 2)
+        else:
+            weight_grad = torch.bmm(below.transpose(1, 2), grad)
         weight.sub_(weight_grad, alpha=lr)
         biases[k].sub_(grad.sum(1, keepdim=True), alpha=lr)
         if k:
@@ -88,36 +94,20 @@ def stacked_step(weights, biases, activation_name: str, x: torch.Tensor, labels:
 @torch.no_grad()
 def manual_steps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: TrainConfig, batches, predicted: torch.Tensor,
                  first_step: int, batch_end=()) -> tuple[torch.Tensor, torch.Tensor]:
-    """`loop.run_steps` for an MLP with plain SGD: the same arguments and results."""
+    """`loop.run_steps` for an MLP with plain SGD: the same arguments and results. The model is a
+    stack of one: its weights are viewed as (1, in, out), so `sgd_step` updates them in place."""
     layers = mlp_layers(model)
+    weights = [linear.weight.t()[None] for linear, _ in layers]
+    biases = [linear.bias[None, None] for linear, _ in layers]
     flat = x.reshape(len(x), -1)
     total_steps = len(batches) * config.epochs
-    minus_one = torch.full((max((len(b) for b in batches), default=0), 1), -1.0)
     losses, grad_l1, outputs = [], [], []
     for i, index in enumerate(batches):
-        lr = learning_rate(config, first_step + i, total_steps)
-        labels = y[index]
-        inputs = [flat[index]]  # the input of each layer
-        for linear, name in layers:
-            z = torch.addmm(linear.bias, inputs[-1], linear.weight.t())
-            inputs.append(IN_PLACE[name](z) if name else z)
-        logits = inputs.pop()
-        outputs.append(logits)
-        log_p = torch.log_softmax(logits, 1)
-        losses.append(log_p.gather(1, labels[:, None]).mean().neg())
-        grad = log_p.exp_().scatter_add_(1, labels[:, None], minus_one[:len(labels)]).div_(len(labels))  # d loss / d logits
-        for k in range(len(layers) - 1, -1, -1):
-            linear, below = layers[k][0], inputs[k]
-            down = torch.mm(grad, linear.weight) if k else None  # with the weights before this step's update
-            if k:
-                linear.weight.addmm_(grad.t(), below, alpha=-lr)
-            else:  # the first layer's gradient is also recorded
-                weight_grad = torch.mm(grad.t(), below)
-                linear.weight.sub_(weight_grad, alpha=lr)
-                grad_l1.append(weight_grad.abs_().sum())
-            linear.bias.sub_(grad.sum(0), alpha=lr)
-            if k:
-                grad = down.mul_(DERIVATIVES[layers[k - 1][1]](below))
+        loss, logits, first_l1 = sgd_step(weights, biases, layers[0][1], flat[index][None], y[index][None],
+                                          learning_rate(config, first_step + i, total_steps))
+        losses.append(loss[0])
+        outputs.append(logits[0])
+        grad_l1.append(first_l1[0])
         for hook in batch_end:
             hook(i)
     torch.argmax(torch.cat(outputs), 1, out=predicted)

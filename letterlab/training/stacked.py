@@ -28,7 +28,7 @@ from letterlab.training.augment import is_active
 from letterlab.training.batches import epoch_order
 from letterlab.training.checkpoint import save_weights
 from letterlab.training.loop import EpochResult, make_optimizer
-from letterlab.training.manual_mlp import plain_sgd_on_cpu, stacked_step
+from letterlab.training.manual_mlp import plain_sgd_on_cpu, sgd_step
 from letterlab.training.schedule import learning_rate, set_learning_rate
 from letterlab.training.run_folder import RunLock, write_run_description
 from letterlab.training.session import TrainingContext, new_state
@@ -146,7 +146,7 @@ def _train_epoch(stack: StackedMLP, optimizer, x, y, seeds, generators, t, first
         index, labels = order[:, start:start + size], targets[:, start:start + size]
         lr = learning_rate(t, first_step + step, total_steps)
         if manual:
-            per_seed, logits, first_l1 = stacked_step(stack.weights, stack.biases, stack.activation_name, x[seeds, index], labels, lr)
+            per_seed, logits, first_l1 = sgd_step(stack.weights, stack.biases, stack.activation_name, x[seeds, index], labels, lr)
         else:
             set_learning_rate(optimizer, lr)
             with autocast(x.device, t.precision):
