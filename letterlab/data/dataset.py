@@ -33,6 +33,11 @@ class LetterImages:
     def subset(self, index: np.ndarray) -> "LetterImages":
         return LetterImages(self.images[index], self.labels[index], self.source)
 
+    @staticmethod
+    def joined(parts: list["LetterImages"], source: str) -> "LetterImages":
+        """The parts' images one after the other, as one set named `source`."""
+        return LetterImages(np.concatenate([p.images for p in parts]), np.concatenate([p.labels for p in parts]), source)
+
 
 @dataclass(frozen=True)
 class LoadedData:

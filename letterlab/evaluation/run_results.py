@@ -41,10 +41,9 @@ def with_extra_training(splits: DataSplits, extra: LoadedData) -> DataSplits:
     from letterlab.data.check import drop_duplicates
 
     parts = [extra.train] + ([extra.test] if extra.test is not None else [])
-    pooled = LetterImages(np.concatenate([p.images for p in parts]), np.concatenate([p.labels for p in parts]), extra.train.source)
+    pooled = LetterImages.joined(parts, extra.train.source)
     added = drop_duplicates({"test": splits.test, "val": splits.val, "train": splits.train, "extra": pooled})["extra"]
-    train = LetterImages(np.concatenate([splits.train.images, added.images]), np.concatenate([splits.train.labels, added.labels]),
-                         f"{splits.train.source} + {extra.train.source}")
+    train = LetterImages.joined([splits.train, added], f"{splits.train.source} + {extra.train.source}")
     return DataSplits(train=train, val=splits.val, test=splits.test)
 
 

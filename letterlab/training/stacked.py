@@ -137,8 +137,7 @@ def _train_epoch(stack: StackedMLP, optimizer, x, y, seeds, generators, t, first
     size = orders[0][1]
     order = torch.stack([o for o, _ in orders]).to(x.device)  # (S, images this epoch)
     targets = y[seeds, order]
-    predicted = torch.empty_like(targets)
-    losses, grad_l1 = [], []
+    losses, grad_l1, outputs = [], [], []
     manual = plain_sgd_on_cpu(x, t)
     starts = range(0, order.shape[1], size)
     total_steps = len(starts) * t.epochs
@@ -158,8 +157,9 @@ def _train_epoch(stack: StackedMLP, optimizer, x, y, seeds, generators, t, first
             optimizer.step()
             first_l1 = stack.weights[0].grad.abs_().sum((1, 2))  # in place: the step has used it
         losses.append(per_seed.detach())
-        predicted[:, start:start + size] = logits.detach().argmax(2)
+        outputs.append(logits.detach())  # one argmax for the epoch at the end, as in loop.run_steps
         grad_l1.append(first_l1)
+    predicted = torch.cat(outputs, 1).argmax(2)
     sizes = np.array([min(size, order.shape[1] - start) for start in starts])
     correct = np.add.reduceat((predicted == targets).cpu().numpy(), np.cumsum(sizes) - sizes, axis=1)
     grads = torch.stack(grad_l1, 1).cpu().numpy() / stack.weights[0][0].numel()
