@@ -20,7 +20,7 @@ from torch.nn import functional as F
 
 from letterlab.data.registry import load_data
 from letterlab.data.split import make_splits
-from letterlab.evaluation.run_results import epoch_hooks
+from letterlab.pipeline import epoch_hooks
 from letterlab.models.build import build_model
 from letterlab.models.inputs import images_to_tensor
 from letterlab.models.presets import HOMEWORK_PRESETS, get_preset

@@ -21,7 +21,7 @@ from letterlab.data.split import make_splits
 from letterlab.models.presets import get_preset
 from letterlab.training.session import train_run
 from letterlab.training.stacked import train_stacked
-from letterlab.training.writers import TIMING, read_jsonl
+from letterlab.runs import TIMING, read_jsonl
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "notmnist" / "course"
 

@@ -22,14 +22,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from letterlab.data.registry import load_data
-from letterlab.evaluation.run_results import epoch_hooks
+from letterlab.pipeline import epoch_hooks
 from letterlab.data.split import make_splits
 from letterlab.models.build import build_model
 from letterlab.models.inputs import images_to_tensor
 from letterlab.models.presets import HOMEWORK_PRESETS, get_preset
-from letterlab.models.summary import training_flops_per_image
+from letterlab.models.describe import training_flops_per_image
 from letterlab.training.session import train_run
-from letterlab.training.writers import TIMING, read_jsonl
+from letterlab.runs import TIMING, read_jsonl
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "notmnist" / "course"
 

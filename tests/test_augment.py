@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from letterlab.config import AugmentConfig
+from letterlab.run_config import AugmentConfig
 from letterlab.training.augment import affine_theta, augment_batch, stroke_width, warp
 
 GLYPH_CONFIG = AugmentConfig(rotate=8, scale=0.1, shear=8, translate=2, stroke=0.3, elastic=1.0)

@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from letterlab.cli.main import main
-from letterlab.config import run_from_dict
+from letterlab.run_config import run_from_dict
 from letterlab.data.dataset import DataSplits
 from letterlab.data.npz import save_npz
 from letterlab.evaluation.ensemble import TTA_VIEWS, ensemble_probabilities, view
@@ -19,8 +19,8 @@ from letterlab.evaluation.trained import load_trained, probabilities
 from letterlab.models.build import build_model
 from letterlab.models.inference import loss_from_logits
 from letterlab.models.presets import get_preset
-from letterlab.models.summary import training_flops_per_image
-from letterlab.training.run_folder import new_run_dir
+from letterlab.models.describe import training_flops_per_image
+from letterlab.runs import new_run_dir
 from letterlab.training.session import TrainingInterrupted, train_run
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from letterlab.config import CNNConfig, MLPConfig, load_toml, run_from_dict
+from letterlab.run_config import CNNConfig, MLPConfig, load_toml, run_from_dict
 from letterlab.errors import ConfigError
 from letterlab.models.presets import get_preset
 

@@ -6,9 +6,9 @@ import json
 import pytest
 import torch
 
-from letterlab.config import run_from_dict
+from letterlab.run_config import run_from_dict
 from letterlab.data.dataset import DataSplits
-from letterlab.training.run_folder import new_run_dir
+from letterlab.runs import new_run_dir
 from letterlab.training.session import train_run
 
 CONFIGS = {

@@ -9,7 +9,8 @@ from PIL import Image
 
 from letterlab.cli.main import main
 from letterlab.data.dataset import LetterImages
-from letterlab.evaluation.errors import CELL, confused_pairs, find_mistakes, format_pairs, write_error_report
+from letterlab.cli.format import pairs_table
+from letterlab.evaluation.mistakes import CELL, confused_pairs, find_mistakes, write_error_report
 from letterlab.evaluation.metrics import confusion_matrix, per_class_scores
 
 
@@ -43,8 +44,8 @@ def test_confused_pairs_counted_by_hand():
     assert [(p["true"], p["predicted"], p["count"]) for p in pairs] == [("B", "D", 2), ("E", "F", 2), ("E", "C", 1), ("F", "E", 1)]
     assert pairs[0]["share"] == pytest.approx(2 / 3) and pairs[1]["share"] == 0.5
     assert confused_pairs(confusion_matrix(labels, predicted), top=1) == pairs[:1]
-    assert format_pairs([]) == "no mistakes"
-    assert "E     F" in format_pairs(pairs)
+    assert pairs_table([]) == "no mistakes"
+    assert "E     F" in pairs_table(pairs)
 
 
 def test_report_writes_grids_per_pair_and_reuses_per_class_scores(tmp_path):
@@ -70,10 +71,10 @@ def test_report_writes_grids_per_pair_and_reuses_per_class_scores(tmp_path):
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     """A one-epoch MLP trained on 300 noise images, so it makes many mistakes."""
-    from letterlab.config import merge, run_from_dict
-    from letterlab.evaluation.run_results import train_and_evaluate
+    from letterlab.run_config import merge, run_from_dict
+    from letterlab.pipeline import train_and_evaluate
     from letterlab.models.presets import preset_dict
-    from letterlab.training.run_folder import new_run_dir
+    from letterlab.runs import new_run_dir
 
     root = tmp_path_factory.mktemp("errors")
     rng = np.random.default_rng(0)

@@ -17,15 +17,15 @@ import torch
 
 import letterlab.training.loop
 from letterlab.training import manual_mlp
-import letterlab.training.run_folder
+import letterlab.runs
 from letterlab.cli.main import main
-from letterlab.config import run_from_dict
+from letterlab.run_config import run_from_dict
 from letterlab.data.dataset import DataSplits
 from letterlab.data.npz import save_npz
-from letterlab.evaluation.run_results import load_splits
+from letterlab.data.run_data import load_splits
 from letterlab.errors import ConfigError, DataError, LetterlabError, TrainingDiverged
 from letterlab.training.checkpoint import checkpoint_info, load_checkpoint
-from letterlab.training.run_folder import RunLock, check_room, new_run_dir, read_config
+from letterlab.runs import RunLock, check_room, new_run_dir, read_config
 from letterlab.training.session import new_state, train_run
 
 MLP = {"model": {"kind": "mlp", "hidden": [8], "activation": "sigmoid"}, "train": {"epochs": 2, "batch_size": 16}}
@@ -221,7 +221,7 @@ def test_disk_full_during_a_checkpoint_keeps_the_previous_one(tmp_path, letters_
 
 def test_too_little_free_space_fails_before_training(tmp_path, letters_npz, capsys, monkeypatch):
     usage = namedtuple("usage", "total used free")
-    monkeypatch.setattr(letterlab.training.run_folder.shutil, "disk_usage", lambda path: usage(2**30, 2**30 - 2**20, 2**20))
+    monkeypatch.setattr(letterlab.runs.shutil, "disk_usage", lambda path: usage(2**30, 2**30 - 2**20, 2**20))
     run = tmp_path / "run"
     assert main(["train", "--preset", "cnn", "--data", str(letters_npz), "--out", str(run), "--no-progress"]) == 2
     assert f"{run}: only 1.0 MiB free on this disk; training needs about" in _one_line_error(capsys)
@@ -235,7 +235,7 @@ def test_read_only_file_system_fails_before_training(finished_run, capsys, monke
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
 
-    monkeypatch.setattr(letterlab.training.run_folder.tempfile, "TemporaryFile", read_only)
+    monkeypatch.setattr(letterlab.runs.tempfile, "TemporaryFile", read_only)
     assert main(["train", "--resume", str(run), "--no-progress"]) == 2
     assert f"{run}: cannot write into the run folder (Read-only file system)" in _one_line_error(capsys)
     assert (run / "checkpoint.pt").read_bytes() == before

@@ -4,11 +4,12 @@ import pytest
 import torch
 from torch import nn
 
-from letterlab.config import CNNConfig, ConvBlockConfig, MLPConfig
+from letterlab.run_config import CNNConfig, ConvBlockConfig, MLPConfig
 from letterlab.models.build import build_model
 from letterlab.models.layers import BatchNorm2d, Dropout
 from letterlab.models.presets import PRESETS, get_preset
-from letterlab.models.summary import count_parameters, describe, format_summary, training_flops_per_image
+from letterlab.cli.format import layers_text
+from letterlab.models.describe import count_parameters, describe, training_flops_per_image
 
 
 def mlp_parameters(widths):
@@ -37,7 +38,7 @@ def test_summary_lists_shapes_and_total():
     assert rows["pool1"].output_shape == (64, 14, 14)
     assert rows["conv4"].output_shape == (128, 7, 7)
     assert rows["flatten"].output_shape == (6272,)
-    text = format_summary(model, "cnn")
+    text = layers_text(describe(model), "cnn")
     assert "Total params: 2,634,506" in text and "(None, 64, 14, 14)" in text
     assert training_flops_per_image(build_model(get_preset("mlp-tanh-50").model)) == 3 * 2 * (784 * 50 + 50 * 10)
 

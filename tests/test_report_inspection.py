@@ -2,7 +2,8 @@
 
 import json
 
-from letterlab.reports.inspection import INSPECTION, mcnemar_between
+from letterlab.reports.inspection import mcnemar_between
+from letterlab.runs import INSPECTION
 
 
 def write(run, correct, sha="abc"):

@@ -15,13 +15,13 @@ from safetensors.torch import load_file
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from letterlab.cli.main import main
-from letterlab.config import run_from_dict
+from letterlab.run_config import run_from_dict
 from letterlab.data.dataset import DataSplits
 from letterlab.data.npz import save_npz
 from letterlab.errors import LetterlabError
-import letterlab.training.files
+import letterlab.files
 from letterlab.training.checkpoint import checkpoint_info, load_checkpoint, save_checkpoint
-from letterlab.training.run_folder import new_run_dir
+from letterlab.runs import new_run_dir
 from letterlab.training.session import new_state, train_run
 
 CONFIG = '[model]\nkind = "mlp"\nhidden = [32]\nactivation = "tanh"\n[train]\nepochs = 4\nbatch_size = 4\nseed = 3\n'
@@ -123,7 +123,7 @@ def test_crash_between_record_and_rename_leaves_a_loadable_pair(tmp_path, make_l
             raise SystemExit("power cut")
         real_replace(source, target)
 
-    monkeypatch.setattr(letterlab.training.files.os, "replace", power_cut)
+    monkeypatch.setattr(letterlab.files.os, "replace", power_cut)
     with pytest.raises(SystemExit):
         save_checkpoint(tmp_path / "run", state)
     monkeypatch.undo()

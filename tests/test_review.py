@@ -13,8 +13,9 @@ from PIL import Image
 
 from letterlab.data.dataset import LetterImages
 from letterlab.errors import LetterlabError
-from letterlab.evaluation.errors import find_mistakes
-from letterlab.evaluation.review.core import ANSWERS, ReviewSession, format_summary, image_id, review_items, summarize
+from letterlab.evaluation.mistakes import find_mistakes
+from letterlab.runs import REVIEW
+from letterlab.evaluation.review.core import ReviewSession, format_summary, image_id, review_items, summarize
 from letterlab.evaluation.review.terminal import grey_256, render_image, run_terminal
 from letterlab.evaluation.review.web import IMAGE_PIXELS, ReviewServer
 
@@ -48,7 +49,7 @@ def test_queue_is_most_confident_first_and_limited():
 
 def test_answers_are_saved_at_once_and_a_new_session_resumes(tmp_path):
     items = make_items()
-    path = tmp_path / ANSWERS
+    path = tmp_path / REVIEW
     session = ReviewSession(items, path)
     session.answer(items[0].id, "b")
     assert json.loads(path.read_text())["answers"][items[0].id]["answer"] == "B"
@@ -63,7 +64,7 @@ def test_answers_are_saved_at_once_and_a_new_session_resumes(tmp_path):
 
 
 def test_answers_for_another_data_source_do_not_mix(tmp_path):
-    path = tmp_path / ANSWERS
+    path = tmp_path / REVIEW
     ReviewSession(make_items("first"), path).answer(make_items("first")[0].id, "A")
     second = ReviewSession(make_items("second"), path)
     assert second.next_item().index == 0 and second.summary()["answered"] == 0
@@ -83,9 +84,9 @@ def test_summary_counted_by_hand():
 
 
 def test_corrupt_answers_file_is_one_line_error(tmp_path):
-    (tmp_path / ANSWERS).write_text("{not json")
+    (tmp_path / REVIEW).write_text("{not json")
     with pytest.raises(LetterlabError, match="review.json"):
-        ReviewSession(make_items(), tmp_path / ANSWERS)
+        ReviewSession(make_items(), tmp_path / REVIEW)
 
 
 def decode_ansi(text, pattern):
@@ -111,10 +112,10 @@ def test_terminal_render_decodes_back_to_the_image():
 
 def test_terminal_front_end_with_fake_keys(tmp_path):
     items = make_items()
-    session = ReviewSession(items, tmp_path / ANSWERS)
+    session = ReviewSession(items, tmp_path / REVIEW)
     keys, printed = iter(["x", "c", " ", "?", "q"]), []
     summary = run_terminal(session, read=lambda: next(keys), write=printed.append, truecolour=False)
-    answers = json.loads((tmp_path / ANSWERS).read_text())["answers"]
+    answers = json.loads((tmp_path / REVIEW).read_text())["answers"]
     assert {answers[items[0].id]["answer"], answers[items[2].id]["answer"]} == {"C", "?"} and items[1].id not in answers
     assert summary["answered"] == 2 and any("quit" in line for line in printed)
     assert sum("which letter" in line for line in printed) == 2  # once at the start, once after 'x'
@@ -122,7 +123,7 @@ def test_terminal_front_end_with_fake_keys(tmp_path):
 
 @pytest.fixture
 def server(tmp_path):
-    session = ReviewSession(make_items(count=2), tmp_path / ANSWERS)
+    session = ReviewSession(make_items(count=2), tmp_path / REVIEW)
     server = ReviewServer(session, port=0)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()

@@ -10,8 +10,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from letterlab import LETTERS
 from letterlab.data.dataset import LetterImages
-from letterlab.evaluation.errors import find_mistakes
-from letterlab.evaluation.review.core import ANSWERS, ReviewSession, review_items
+from letterlab.evaluation.mistakes import find_mistakes
+from letterlab.runs import REVIEW
+from letterlab.evaluation.review.core import ReviewSession, review_items
 from letterlab.evaluation.review.web import ReviewServer
 
 pytestmark = pytest.mark.browser
@@ -34,7 +35,7 @@ def test_keys_pressed_in_the_page_are_saved(browser, tmp_path):
     probs[np.arange(4), [LETTERS.index(x) for x in "FDDG"]] = [0.6, 0.55, 0.5, 0.45]
     data = LetterImages(images, np.array([LETTERS.index(x) for x in "EJBC"]), "browser test")
     items = review_items(find_mistakes(data, probs))
-    session = ReviewSession(items, tmp_path / ANSWERS)
+    session = ReviewSession(items, tmp_path / REVIEW)
     server = ReviewServer(session, port=0)
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     try:
@@ -54,7 +55,7 @@ def test_keys_pressed_in_the_page_are_saved(browser, tmp_path):
         progress("3 of 4 answered")
         browser.save_screenshot(str(tmp_path / "review-summary.png"))
 
-        answers = json.loads((tmp_path / ANSWERS).read_text())["answers"]
+        answers = json.loads((tmp_path / REVIEW).read_text())["answers"]
         assert {a["index"]: a["answer"] for a in answers.values()} == {0: "E", 1: "?", 3: "G"}
         summary = browser.find_element("id", "summary")
         assert summary.is_displayed() and "Likely label errors: 1" in summary.text

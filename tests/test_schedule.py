@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from letterlab.config import TrainConfig
+from letterlab.run_config import TrainConfig
 from letterlab.training.schedule import learning_rate
 
 

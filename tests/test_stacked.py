@@ -7,7 +7,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from letterlab.config import MLPConfig
+from letterlab.run_config import MLPConfig
 from letterlab.data.dataset import LetterImages, LoadedData
 from letterlab.data.split import make_splits
 from letterlab.models.build import build_model

@@ -9,15 +9,16 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from letterlab.config import run_from_dict
+from letterlab.run_config import run_from_dict
 from letterlab.data.dataset import LetterImages, LoadedData
 from letterlab.data.npz import save_npz
 from letterlab.data.split import make_splits
 from letterlab.errors import ConfigError
-from letterlab.evaluation.run_results import epoch_hooks, load_splits
+from letterlab.data.run_data import load_splits
+from letterlab.pipeline import epoch_hooks
 from letterlab.reports.ablation import ablation_table, how_far_blocks, read_ablation
 from letterlab.reports.blocks import Table
-from letterlab.training.run_folder import new_run_dir
+from letterlab.runs import new_run_dir
 from letterlab.training.session import train_run
 
 

@@ -6,6 +6,8 @@ returning the exit code; user errors are raised as LetterlabError (main prints t
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 FORMAT_HELP = ("course folder or .data/.pkl file, folder of A-J PNG subfolders, .tar.gz/.tgz, "
                "idx file (...-images-idx3-ubyte[.gz]) or .npz")
@@ -20,9 +22,7 @@ def register(subparsers) -> None:
     _add_info(commands)
     _add_convert(commands)
     _add_download(commands)
-    from letterlab.cli.inspect_commands import add_data_check  # `data check`, with the duplicate/leak finder
-
-    add_data_check(commands)
+    _add_check(commands)
 
 
 def _print_help(parser: argparse.ArgumentParser) -> int:
@@ -88,4 +88,47 @@ def _run_download(args) -> int:
 
     path, count = download_dataset(args.name, url=args.url, out=args.out, sha256=args.sha256, extract=args.extract)
     print(f"{path}: {count} PNG images in A-J folders{' (extracted)' if args.extract else ''}")
+    return 0
+
+
+def _add_check(commands) -> None:
+    check = commands.add_parser("check", help="exact and near duplicates, conflicting labels, train/test leaks",
+                                description="Find exact duplicates inside each part of PATH (train, test) and between "
+                                            "parts and --against, copies with conflicting labels, and with --near "
+                                            "near-duplicates. --drop-duplicates writes PATH without them (first copy "
+                                            "kept; conflicting-label images and copies of --against images dropped).")
+    check.add_argument("path", metavar="PATH")
+    check.add_argument("--against", metavar="PATH2", help="a second data set to look for leaks into")
+    check.add_argument("--near", action="store_true", help="also find near-duplicates (perceptual hash, then pixel check)")
+    check.add_argument("--drop-duplicates", action="store_true", help="write a clean .npz to --out")
+    check.add_argument("--out", metavar="FILE", help="the clean .npz (with --drop-duplicates)")
+    check.add_argument("--json", action="store_true")
+    check.set_defaults(func=_run_check)
+
+
+def _run_check(args) -> int:
+    from letterlab.data.check import check_parts, drop_duplicates, format_check
+    from letterlab.data.npz import save_npz
+    from letterlab.data.registry import load_data
+    from letterlab.errors import LetterlabError
+
+    if args.drop_duplicates and not args.out:
+        raise LetterlabError("data check: --drop-duplicates needs --out FILE.npz")
+    if args.out and Path(args.out).exists():
+        raise LetterlabError(f"{args.out}: already exists; choose another --out")
+    loaded = load_data(args.path)
+    parts = {"train": loaded.train} if loaded.test is None else {"train": loaded.train, "test": loaded.test}
+    reference = {}
+    if args.against:
+        other = load_data(args.against)
+        reference = {"against": other.train} if other.test is None else {"against_train": other.train, "against_test": other.test}
+    report = check_parts({**reference, **parts}, near=args.near)
+    if args.drop_duplicates:
+        clean = drop_duplicates({**reference, **parts})  # reference first: copies of its images are dropped from PATH
+        save_npz(args.out, clean["train"], clean.get("test"))
+        report["written"] = {"path": args.out, **{name: len(clean[name]) for name in parts}}
+    print(json.dumps(report, indent=2) if args.json else format_check(report))
+    if args.drop_duplicates and not args.json:
+        kept = ", ".join(f"{name} {len(clean[name])} of {len(parts[name])}" for name in parts)
+        print(f"wrote {args.out}: {kept} images kept")
     return 0

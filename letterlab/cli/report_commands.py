@@ -64,24 +64,20 @@ def parse_presets(text: str | None) -> list[str]:
 
 
 def run_reproduce(args) -> int:
-    from letterlab.reports.document import render_report
-    from letterlab.reports.reproduce import plan_runs, reproduce
+    import letterlab
 
-    out = Path(args.out or f"reports/{time.strftime('%Y%m%d-%H%M%S')}")
-    data = str(Path(args.data).resolve()) if args.data else ""
-    plan = plan_runs(parse_presets(args.presets), args.profile, args.seeds, args.faithful, data)
-    print(f"output folder: {out} ({len(plan)} runs, profile {args.profile}; rerun with --out {out} to continue)")
     started = time.perf_counter()
-    reproduce(out, plan, force=args.force, device=args.device, progress=False if args.no_progress else None)
-    written = render_report(out, args.ablation)
-    print(f"done in {time.perf_counter() - started:.0f} s: {written['summary']}, {written['markdown']}, {written['html']}")
-    print(f"curves of every run: tensorboard --logdir {out}")
+    report = letterlab.reproduce(args.data, out=args.out, presets=parse_presets(args.presets), profile=args.profile,
+                                 seeds=args.seeds, faithful=args.faithful, force=args.force, device=args.device,
+                                 progress=False if args.no_progress else None, ablation=args.ablation, announce=print)
+    print(f"done in {time.perf_counter() - started:.0f} s: {report.summary}, {report.markdown}, {report.html}")
+    print(f"curves of every run: tensorboard --logdir {report.path}")
     return 0
 
 
 def run_report(args) -> int:
-    from letterlab.reports.document import render_report
+    import letterlab
 
-    written = render_report(Path(args.out), args.ablation)
-    print(f"wrote {written['summary']}, {written['markdown']}, {written['html']}")
+    report = letterlab.report(args.out, args.ablation)
+    print(f"wrote {report.summary}, {report.markdown}, {report.html}")
     return 0

@@ -35,32 +35,31 @@ def register(subparsers) -> None:
 
 
 def run_errors(args) -> int:
-    from letterlab.evaluation.errors import format_pairs, run_mistakes, write_error_report
-    from letterlab.evaluation.metrics import format_per_class
+    import letterlab
+    from letterlab.cli.format import pairs_table, per_class_table
 
-    run_dir = Path(args.run)
-    mistakes = run_mistakes(run_dir, args.data, args.device)
-    report = write_error_report(mistakes, Path(args.out) if args.out else run_dir / "errors")
+    report = letterlab.load_run(args.run, args.device).write_errors(args.data, args.out)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
     print(f"{report['mistakes']} of {report['n']} images misclassified ({report['source']})")
-    print("\nmost confused pairs:\n" + format_pairs(report["pairs"]))
-    print("\n" + format_per_class(report["per_class"]))
+    print("\nmost confused pairs:\n" + pairs_table(report["pairs"]))
+    print("\n" + per_class_table(report["per_class"]))
     print("\ngrids: " + ", ".join(report["grids"]) if report["grids"] else "\nno grids: no mistakes")
     return 0
 
 
 def run_review(args) -> int:
+    import letterlab
     from letterlab.errors import LetterlabError
-    from letterlab.evaluation.errors import run_mistakes
-    from letterlab.evaluation.review.core import ANSWERS, ReviewSession, format_summary, review_items
+    from letterlab.evaluation.review.core import ReviewSession, format_summary, review_items
+    from letterlab.runs import REVIEW
 
     if args.limit is not None and args.limit < 1:
         raise LetterlabError(f"--limit must be at least 1, got {args.limit}")
-    run_dir = Path(args.run)
-    items = review_items(run_mistakes(run_dir, args.data, args.device), args.limit)
-    session = ReviewSession(items, run_dir / ANSWERS)
+    run = letterlab.load_run(args.run, args.device)
+    items = review_items(run.errors(args.data), args.limit)
+    session = ReviewSession(items, run.path / REVIEW)
     print(f"{len(items)} misclassified images to review; answers go to {session.path}")
     if args.web:
         from letterlab.evaluation.review.web import serve

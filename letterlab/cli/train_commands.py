@@ -78,132 +78,97 @@ def add_device_argument(parser: argparse.ArgumentParser) -> None:
 OVERRIDES = ("epochs", "lr", "batch_size", "seed", "batch_order", "precision")
 
 
-def resolve_config(args):
-    """RunConfig from --preset or --config plus command-line overrides; errors name the file and key."""
-    from letterlab.config import load_toml, merge, run_from_dict
-    from letterlab.errors import ConfigError
-    from letterlab.models.presets import preset_dict
-
-    values = preset_dict(args.preset) if args.preset else {}
-    if args.config:
-        from_file = load_toml(args.config)
-        for table in ("model", "train"):
-            if not isinstance(from_file.get(table, {}), dict):
-                raise ConfigError(f"{args.config}: {table}: expected a table, got {from_file[table]!r}")
-        try:
-            values = merge(preset_dict(str(from_file["preset"])) if "preset" in from_file else {}, from_file)
-        except ConfigError as error:
-            raise ConfigError(f"{args.config}: preset: {error}") from None
+def overrides_from(args) -> dict:
+    """The config fields set on the command line."""
     overrides = {key: getattr(args, key) for key in OVERRIDES if getattr(args, key, None) is not None}
     if getattr(args, "double_softmax", False):
         overrides["loss"] = "double_softmax"
     if getattr(args, "probes", False):
         overrides["log_probes"] = True
-    values = merge(values, {"train": overrides})
-    if getattr(args, "data", None):
-        values["data"] = args.data
-    if values.get("data"):  # saved absolute, so the run folder works from any directory
-        values["data"] = str(Path(values["data"]).resolve())
-    extra = values.get("train", {}).get("extra_train")
-    if extra and extra != "embedded":
-        values = merge(values, {"train": {"extra_train": str(Path(extra).resolve())}})
-    return run_from_dict(values, where=args.config or "command line")
+    return overrides
 
 
 def run_train(args) -> int:
-    from letterlab.evaluation.run_results import train_and_evaluate
+    import letterlab
+    from letterlab.cli.format import results_text
 
+    progress = False if args.no_progress else None
     if args.resume:
         from letterlab.errors import ConfigError
-        from letterlab.training.checkpoint import checkpoint_info
-        from letterlab.training.run_folder import read_config
 
         given = [f"--{key.replace('_', '-')}" for key in OVERRIDES + ("data", "out", "double_softmax", "probes", "seeds")
                  if getattr(args, key) not in (None, False)]
         if given:
             raise ConfigError(f"--resume continues {args.resume} with its saved config; {given[0]} cannot be combined with it")
-        run_dir, config = Path(args.resume), read_config(Path(args.resume))
-        checkpoint_info(run_dir)  # refuse a missing or tampered checkpoint before loading any data
-    else:
-        from letterlab.training.run_folder import new_run_dir
+        run = letterlab.load_run(args.resume, args.device)
+        print(f"run folder: {run.path}", flush=True)
+        print(results_text(run.resume(progress=progress).results))
+        return 0
+    source = args.preset or args.config
+    if args.seeds is not None:
+        runs = letterlab.train_seeds(source, args.seeds, args.data, out=args.out, device=args.device, progress=progress,
+                                     announce=print, **overrides_from(args))
+        accuracies = [run.results.test_accuracy for run in runs]
+        for run, accuracy in zip(runs, accuracies):
+            print(f"{run.path}: test accuracy {accuracy:.4f}")
+        mean, spread = sum(accuracies) / len(accuracies), (max(accuracies) - min(accuracies)) / 2
+        print(f"mean test accuracy over {len(accuracies)} seeds: {mean:.4f} (range ± {spread:.4f})")
+        return 0
+    config = letterlab.config(source, args.data, **overrides_from(args))
+    from letterlab.runs import new_run_dir
 
-        config = resolve_config(args)
-        run_dir = new_run_dir(args.out, config.preset)
-    if args.seeds:
-        return run_train_seeds(config, run_dir, args)
+    run_dir = new_run_dir(args.out, config.preset)
     print(f"run folder: {run_dir}", flush=True)
-    results = train_and_evaluate(config, run_dir, args.device, resume=bool(args.resume),
-                                 progress=False if args.no_progress else None, announce=print)
-    print(results["text"])
-    return 0
-
-
-def run_train_seeds(config, out: Path, args) -> int:
-    """`train --seeds N`: one run folder per seed under `out`; MLP seeds trained together."""
-    import dataclasses
-
-    from letterlab.errors import ConfigError
-    from letterlab.evaluation.run_results import train_and_evaluate, train_seeds_and_evaluate
-    from letterlab.training.stacked import can_stack
-
-    if args.seeds < 1:
-        raise ConfigError(f"--seeds must be at least 1, got {args.seeds}")
-    configs = [dataclasses.replace(config, train=dataclasses.replace(config.train, seed=config.train.seed + k)) for k in range(args.seeds)]
-    run_dirs = [out / f"seed{c.train.seed}" for c in configs]
-    for run_dir in run_dirs:
-        run_dir.mkdir()
-    print(f"run folders: {', '.join(map(str, run_dirs))}", flush=True)
-    if can_stack(configs):
-        all_results = train_seeds_and_evaluate(configs, run_dirs, args.device, announce=print)
-    else:
-        all_results = [train_and_evaluate(c, d, args.device, progress=False if args.no_progress else None, announce=print)
-                       for c, d in zip(configs, run_dirs)]
-    accuracies = [r["test_accuracy"] for r in all_results]
-    for run_dir, accuracy in zip(run_dirs, accuracies):
-        print(f"{run_dir}: test accuracy {accuracy:.4f}")
-    mean, spread = sum(accuracies) / len(accuracies), (max(accuracies) - min(accuracies)) / 2
-    print(f"mean test accuracy over {len(accuracies)} seeds: {mean:.4f} (range ± {spread:.4f})")
+    run = letterlab.train(config, out=run_dir, device=args.device, progress=progress, announce=print)
+    print(results_text(run.results))
     return 0
 
 
 def run_evaluate(args) -> int:
-    from letterlab.evaluation.run_results import evaluate_run
+    import letterlab
+    from letterlab.cli.format import evaluation_text
 
-    if len(args.run) > 1 or args.tta:
-        from letterlab.evaluation.ensemble import score_ensemble
-        from letterlab.evaluation.run_results import evaluation_data
-        from letterlab.models.inputs import pick_device
+    runs = [letterlab.load_run(run, args.device) for run in args.run]
+    if len(runs) > 1 or args.tta:
+        from letterlab.evaluation.ensemble import TTA_VIEWS
 
-        runs = [Path(run) for run in args.run]
-        results = score_ensemble(runs, evaluation_data(runs[0], args.data), pick_device(args.device), args.tta)
+        evaluation = letterlab.evaluate_ensemble(runs, args.data, tta=args.tta, device=args.device)
+        how = f"{len(runs)} run{'s' if len(runs) > 1 else ''}" + (f", TTA over {len(TTA_VIEWS)} views" if args.tta else "")
+        note = f"; {how}"
     else:
-        results = evaluate_run(Path(args.run[0]), args.data, args.device)
-    print(json.dumps({k: v for k, v in results.items() if k != "text"}, indent=2) if args.json else results["text"])
+        evaluation, note = runs[0].evaluate(args.data), ""
+    if args.json:
+        record = evaluation.to_dict()
+        if len(runs) > 1 or args.tta:
+            record.update(runs=[str(run.path) for run in runs], tta=args.tta)
+        print(json.dumps(record, indent=2))
+    else:
+        print(evaluation_text(evaluation, note))
     return 0
 
 
 def run_predict(args) -> int:
-    from letterlab.evaluation.predict_files import predict_files
+    import letterlab
+    from letterlab.cli.format import top_k_records, top_k_text
 
-    rows = predict_files(Path(args.run), args.images, top_k=args.top_k, invert=args.invert, device_name=args.device)
+    probabilities = letterlab.load_run(args.run, args.device).predict(args.images, invert=args.invert)
+    k = max(1, min(args.top_k, probabilities.shape[1]))
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps([top_k_records(name, row, k) for name, row in zip(args.images, probabilities)], indent=2))
     else:
-        for row in rows:
-            print(f"{row['image']}: " + ", ".join(f"{p['letter']} {p['probability']:.3f}" for p in row["top"]))
+        for name, row in zip(args.images, probabilities):
+            print(top_k_text(name, row, k))
     return 0
 
 
 def run_summary(args) -> int:
-    from letterlab.models.build import build_model
-    from letterlab.models.summary import format_summary
+    import letterlab
+    from letterlab.cli.format import layers_text
 
     if args.run:
-        from letterlab.training.run_folder import read_config
-
-        config, title = read_config(Path(args.run)), args.run
-    else:
-        config = resolve_config(argparse.Namespace(**vars(args), data=None))
-        title = config.preset or args.config
-    print(format_summary(build_model(config.model), title))
+        run = letterlab.load_run(args.run, "cpu")
+        print(layers_text(run.layers(), args.run))
+        return 0
+    config = letterlab.config(args.preset or args.config)
+    print(layers_text(letterlab.summary(config), config.preset or args.config))
     return 0

@@ -3,14 +3,17 @@ the run's validation split."""
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
+from letterlab.runs import CALIBRATION, FIGURES
+
 BINS = 15
-FIGURES = "figures"
 
 
 def reliability_bins(probs: np.ndarray, labels: np.ndarray, bins: int = BINS) -> dict:
@@ -47,9 +50,10 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
 
 def reliability_figure(before: dict, after: dict, titles: tuple[str, str]):
     """Two reliability diagrams side by side: accuracy per confidence bin against the diagonal."""
-    from letterlab.evaluation.figures import plt  # pyplot with the headless backend selected
+    from letterlab.evaluation.figures import new_figure
 
-    figure, axes = plt.subplots(1, 2, figsize=(9, 4.2), dpi=100)
+    figure = new_figure(figsize=(9, 4.2), dpi=100)
+    axes = figure.subplots(1, 2)
     for ax, bins, title in zip(axes, (before, after), titles):
         edges = np.linspace(0, 1, len(bins["count"]) + 1)
         filled = bins["count"] > 0
@@ -72,44 +76,51 @@ def run_logits(model: torch.nn.Module, images: np.ndarray, device: torch.device,
     return predict_logits(model, images_to_tensor(images, device), precision=precision).cpu().clone()
 
 
-def calibrate_run(run_dir: Path, data_path: str | None = None, device_name: str = "auto") -> dict:
+@dataclass(frozen=True)
+class Calibration:
+    """Calibration of a run on test images, before and after temperature scaling: `before` and
+    `after` hold ece, nll and accuracy; `figure` is the reliability diagram's PNG."""
+
+    data: str
+    n: int
+    temperature: float
+    temperature_fitted: bool  # False for a run without a validation part (T = 1)
+    bins: int
+    before: dict[str, float]
+    after: dict[str, float]
+    figure: str
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def calibrate_run(run_dir: Path, data_path: str | None = None, device: torch.device | str | None = None) -> Calibration:
     """Fit T on the run's validation split; ECE and NLL on the test images before and after. Writes
     calibration.json and figures/reliability.png into the run folder."""
+    from letterlab.data.run_data import evaluation_data, load_run_splits
     from letterlab.evaluation.figures import figure_to_png
-    from letterlab.evaluation.run_results import evaluation_data, load_run_splits
     from letterlab.evaluation.trained import load_trained
+    from letterlab.files import write_json_atomic
     from letterlab.models.inputs import pick_device
-    from letterlab.training.files import write_json_atomic
 
-    device = pick_device(device_name)
+    device = pick_device(device)
     config, model = load_trained(run_dir, device)
     val, test = load_run_splits(run_dir, config).val, evaluation_data(run_dir, data_path)
     # A run trained without a validation part (val_fraction 0) has nothing to fit T on: T = 1.
     temperature = fit_temperature(run_logits(model, val.images, device, config.train.precision), torch.from_numpy(val.labels)) if len(val) else 1.0
     logits, labels = run_logits(model, test.images, device, config.train.precision), torch.from_numpy(test.labels)
-    result = {"data": test.source, "n": len(test), "temperature": temperature, "temperature_fitted": bool(len(val)), "bins": BINS}
-    reliability = {}
+    reliability, scores = {}, {}
     for name, scale in (("before", 1.0), ("after", temperature)):
         probs = torch.softmax(logits / scale, 1).numpy()
         reliability[name] = reliability_bins(probs, test.labels)
-        result[name] = {"ece": expected_calibration_error(probs, test.labels),
+        scores[name] = {"ece": expected_calibration_error(probs, test.labels),
                         "nll": float(F.cross_entropy(logits / scale, labels)),
                         "accuracy": float((probs.argmax(1) == test.labels).mean())}
-    titles = (f"before: ECE {result['before']['ece']:.4f}", f"after T = {temperature:.3f}: ECE {result['after']['ece']:.4f}")
+    titles = (f"before: ECE {scores['before']['ece']:.4f}", f"after T = {temperature:.3f}: ECE {scores['after']['ece']:.4f}")
     png = Path(run_dir) / FIGURES / "reliability.png"
     png.parent.mkdir(exist_ok=True)
     png.write_bytes(figure_to_png(reliability_figure(reliability["before"], reliability["after"], titles)))
-    result["figure"] = str(png)
-    write_json_atomic(Path(run_dir) / "calibration.json", result)
+    result = Calibration(data=test.source, n=len(test), temperature=temperature, temperature_fitted=bool(len(val)), bins=BINS,
+                         before=scores["before"], after=scores["after"], figure=str(png))
+    write_json_atomic(Path(run_dir) / CALIBRATION, result.to_dict())
     return result
-
-
-def format_calibration(result: dict) -> str:
-    b, a = result["before"], result["after"]
-    return "\n".join([
-        f"{result['n']} test images from {result['data']}; temperature fitted on the validation split "
-        f"(T = 1 for a run without one): T = {result['temperature']:.4f}",
-        f"ECE ({result['bins']} bins): {b['ece']:.4f} before, {a['ece']:.4f} after",
-        f"NLL: {b['nll']:.4f} before, {a['nll']:.4f} after (accuracy {b['accuracy']:.4f}, unchanged by T)",
-        f"reliability diagram: {result['figure']}",
-    ])

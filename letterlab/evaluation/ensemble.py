@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from letterlab.data.dataset import LetterImages
-from letterlab.evaluation.metrics import accuracy, confusion_matrix, format_confusion, per_class_scores
+from letterlab.evaluation.scoring import Evaluation, evaluation_from_probabilities
 from letterlab.evaluation.trained import load_trained
 from letterlab.models.inference import predict_logits
 from letterlab.models.inputs import images_to_tensor
@@ -46,19 +46,10 @@ def ensemble_probabilities(run_dirs: list[Path], images: np.ndarray, device: tor
     return (total / len(run_dirs)).cpu().numpy()
 
 
-def score_ensemble(run_dirs: list[Path], data: LetterImages, device: torch.device, tta: bool = False) -> dict:
-    """Accuracy, n, loss (negative log of the averaged probability of the true letter), confusion
-    matrix and per-class scores of the averaged prediction; `text` is a printable summary."""
+def score_ensemble(run_dirs: list[Path], data: LetterImages, device: torch.device, tta: bool = False) -> Evaluation:
+    """The Evaluation of the averaged prediction; its loss is the negative log of the averaged
+    probability of the true letter."""
     probs = ensemble_probabilities(run_dirs, data.images, device, tta)
-    confusion = confusion_matrix(data.labels, probs.argmax(1))
     picked = probs[np.arange(len(probs)), data.labels]
-    result = {
-        "source": data.source, "runs": [str(r) for r in run_dirs], "tta": tta, "n": int(len(data)),
-        "accuracy": accuracy(confusion),
-        "loss": float(-np.log(np.clip(picked, 1e-12, None)).mean()) if len(data) else float("nan"),
-        "confusion": confusion.tolist(), "per_class": per_class_scores(confusion),
-    }
-    how = f"{len(run_dirs)} run{'s' if len(run_dirs) > 1 else ''}" + (f", TTA over {len(TTA_VIEWS)} views" if tta else "")
-    result["text"] = (f"test accuracy: {result['accuracy']:.4f} on {result['n']} images ({data.source}); {how}\n\n"
-                      f"confusion matrix (rows: true letter, columns: predicted):\n{format_confusion(confusion)}")
-    return result
+    loss = float(-np.log(np.clip(picked, 1e-12, None)).mean()) if len(data) else float("nan")
+    return evaluation_from_probabilities(data, probs, loss)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from letterlab.evaluation.errors import confused_pairs
+from letterlab.evaluation.mistakes import confused_pairs
 from letterlab.evaluation.figures import confusion_image
 from letterlab.evaluation.metrics import accuracy, confusion_matrix, format_confusion
 

@@ -1,5 +1,6 @@
-"""Figures shared by TensorBoard, the CLI and reports, returned as RGB arrays or PNG bytes:
-matplotlib (headless Agg backend) for plots, Pillow for the confusion heat map."""
+"""Figures shared by the API, TensorBoard, the CLI and reports: matplotlib `Figure` objects made
+without pyplot (so any backend works and nothing global changes: no `matplotlib.use`, no figure
+kept alive by pyplot), and Pillow for the confusion heat map logged every epoch."""
 
 from __future__ import annotations
 
@@ -8,13 +9,42 @@ import io
 from pathlib import Path
 
 import matplotlib
-
-matplotlib.use("Agg")
 import numpy as np
-from matplotlib import pyplot as plt
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from letterlab import LETTERS
+
+
+class LetterlabFigure(Figure):
+    """A matplotlib Figure that a notebook shows inline as the value of a cell, whatever the
+    backend, and whether or not pyplot was ever imported (`_repr_png_`)."""
+
+    def _repr_png_(self) -> bytes:
+        return figure_to_png(self)
+
+
+def new_figure(**kwargs) -> LetterlabFigure:
+    """A figure outside pyplot's state (`figsize`, `dpi`, ... as for Figure); use `.subplots()` on it."""
+    return LetterlabFigure(**kwargs)
+
+
+def confusion_figure(confusion: np.ndarray, title: str = "") -> LetterlabFigure:
+    """Confusion matrix counts[true, predicted] as a heat map with every count written in."""
+    confusion = np.asarray(confusion)
+    figure = new_figure(figsize=(5.6, 5), dpi=100)
+    axis = figure.subplots()
+    axis.imshow(confusion, cmap="Blues", vmin=0, vmax=max(int(confusion.max()), 1))
+    classes = range(len(confusion))
+    axis.set_xticks(classes, [LETTERS[i] for i in classes])
+    axis.set_yticks(classes, [LETTERS[i] for i in classes])
+    for i in classes:
+        for j in classes:
+            axis.text(j, i, str(confusion[i, j]), ha="center", va="center", fontsize=8,
+                      color="white" if confusion[i, j] > confusion.max() / 2 else "black")
+    axis.set(xlabel="predicted letter", ylabel="true letter", title=title)
+    figure.tight_layout()
+    return figure
 
 
 def confusion_image(confusion: np.ndarray, title: str = "") -> np.ndarray:
@@ -62,14 +92,12 @@ def image_to_png(pixels: np.ndarray) -> bytes:
 
 def figure_to_png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    plt.close(figure)
+    FigureCanvasAgg(figure).print_png(buffer)
     return buffer.getvalue()
 
 
 def figure_to_array(figure: Figure) -> np.ndarray:
     """RGB uint8 (H, W, 3), for TensorBoard's add_image with dataformats="HWC"."""
-    figure.canvas.draw()
-    rgb = np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
-    plt.close(figure)
-    return rgb
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()

@@ -12,8 +12,7 @@ from torch.nn import functional as F
 
 from letterlab import LETTERS
 from letterlab.errors import LetterlabError
-
-FIGURES = "figures"
+from letterlab.runs import FIGURES
 
 
 def first_conv(module: nn.Module) -> nn.Conv2d | None:
@@ -124,10 +123,11 @@ def explain(model: nn.Module, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray, 
 
 
 def filters_figure(model: nn.Module, layer: int = 1):
-    from letterlab.evaluation.figures import plt
+    from letterlab.evaluation.figures import new_figure
 
     weights, what = layer_weights(model, layer)
-    figure, axes = plt.subplots(figsize=(6, 6.3), dpi=100)
+    figure = new_figure(figsize=(6, 6.3), dpi=100)
+    axes = figure.subplots()
     axes.imshow(tile(weights), cmap="gray", interpolation="nearest")
     axes.set_title(f"{what}\n(each scaled to its own min..max)", fontsize=9)
     axes.axis("off")
@@ -135,32 +135,35 @@ def filters_figure(model: nn.Module, layer: int = 1):
     return figure
 
 
-def maps_figure(model: nn.Module, image: np.ndarray, caption: str, layer: int = 1):
-    """The input image beside the grid of its maps after conv block `layer`."""
-    from letterlab.evaluation.figures import plt
+def maps_figure(model: nn.Module, images: np.ndarray, captions: list[str], layer: int = 1):
+    """One row per image (uint8 (N, 28, 28)): the input beside the grid of its maps after conv block `layer`."""
+    from letterlab.evaluation.figures import new_figure
     from letterlab.models.inputs import images_to_tensor
 
     device = next(model.parameters()).device
-    maps = feature_maps(model, images_to_tensor(image[None], device), layer)[0].float().cpu().numpy()
-    figure, axes = plt.subplots(1, 2, figsize=(9, 4.8), dpi=100, gridspec_kw={"width_ratios": [1, 2.2]})
-    axes[0].imshow(image, cmap="gray", vmin=0, vmax=255)
-    axes[0].set_title(caption, fontsize=9)
-    axes[1].imshow(tile(maps), cmap="gray", interpolation="nearest")
-    axes[1].set_title(f"{block_end(model, layer)}: {maps.shape[0]} maps of {maps.shape[1]}x{maps.shape[2]}", fontsize=9)
-    for ax in axes:
-        ax.axis("off")
+    maps = feature_maps(model, images_to_tensor(images, device), layer).float().cpu().numpy()  # (N, C, h, w)
+    figure = new_figure(figsize=(9, 4.8 * len(images)), dpi=100)
+    axes = figure.subplots(len(images), 2, squeeze=False, gridspec_kw={"width_ratios": [1, 2.2]})
+    for row, (image, caption, image_maps) in enumerate(zip(images, captions, maps)):
+        axes[row, 0].imshow(image, cmap="gray", vmin=0, vmax=255)
+        axes[row, 0].set_title(caption, fontsize=9)
+        axes[row, 1].imshow(tile(image_maps), cmap="gray", interpolation="nearest")
+        axes[row, 1].set_title(f"{block_end(model, layer)}: {maps.shape[1]} maps of {maps.shape[2]}x{maps.shape[3]}", fontsize=9)
+        for ax in axes[row]:
+            ax.axis("off")
     figure.tight_layout()
     return figure
 
 
 def saliency_figure(model: nn.Module, images: np.ndarray, captions: list[str]):
     """One row per image: the image, its gradient saliency and (CNNs) Grad-CAM over the image."""
-    from letterlab.evaluation.figures import plt
+    from letterlab.evaluation.figures import new_figure
     from letterlab.models.inputs import images_to_tensor
 
     probs, saliency, cam = explain(model, images_to_tensor(images, next(model.parameters()).device))
     columns = 2 if cam is None else 3
-    figure, axes = plt.subplots(len(images), columns, figsize=(2.4 * columns, 2.5 * len(images)), dpi=100, squeeze=False)
+    figure = new_figure(figsize=(2.4 * columns, 2.5 * len(images)), dpi=100)
+    axes = figure.subplots(len(images), columns, squeeze=False)
     for i, image in enumerate(images):
         best = int(probs[i].argmax())
         axes[i, 0].imshow(image, cmap="gray", vmin=0, vmax=255)
@@ -178,20 +181,20 @@ def saliency_figure(model: nn.Module, images: np.ndarray, captions: list[str]):
 
 
 def inspect_run(run_dir: Path, *, filters: bool = False, layer: int = 1, maps: list[int] = (), saliency: list[int] = (),
-                data_path: str | None = None, device_name: str = "auto") -> list[Path]:
+                data_path: str | None = None, device=None) -> list[Path]:
     """Write the asked-for figures to RUN/figures/ as PNGs and log them to the run's TensorBoard
     (tags inspect/..., step = epochs trained). Image indices refer to the test images."""
     from PIL import Image
     from torch.utils.tensorboard import SummaryWriter
 
     from letterlab.evaluation.figures import figure_to_array
-    from letterlab.evaluation.run_results import evaluation_data
+    from letterlab.data.run_data import evaluation_data
     from letterlab.evaluation.trained import load_trained
     from letterlab.models.inputs import pick_device
-    from letterlab.training.writers import METRICS, read_jsonl
+    from letterlab.runs import METRICS, read_jsonl
 
     run_dir = Path(run_dir)
-    config, model = load_trained(run_dir, pick_device(device_name))
+    config, model = load_trained(run_dir, pick_device(device))
     figures = {}
     if filters:
         figures[f"filters_layer{layer}"] = filters_figure(model, layer)
@@ -203,7 +206,7 @@ def inspect_run(run_dir: Path, *, filters: bool = False, layer: int = 1, maps: l
             raise LetterlabError(f"image index {bad[0]}: {data.source} has test images 0..{len(data) - 1}")
         caption = lambda i: f"test image {i}: {LETTERS[data.labels[i]]}"  # noqa: E731
         for i in maps:
-            figures[f"maps_layer{layer}_image{i}"] = maps_figure(model, data.images[i], caption(i), layer)
+            figures[f"maps_layer{layer}_image{i}"] = maps_figure(model, data.images[[i]], [caption(i)], layer)
         if saliency:
             name = "saliency_" + "_".join(map(str, saliency))
             figures[name] = saliency_figure(model, data.images[list(saliency)], [caption(i) for i in saliency])

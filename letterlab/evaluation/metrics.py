@@ -36,10 +36,3 @@ def format_confusion(confusion: np.ndarray) -> str:
     header = "true\\pred" + "".join(f"{letter:>{width}}" for letter in LETTERS)
     rows = [f"{LETTERS[i]:<9}" + "".join(f"{v:>{width}}" for v in row) for i, row in enumerate(confusion)]
     return "\n".join([header, *rows])
-
-
-def format_per_class(scores: dict[str, dict[str, float]]) -> str:
-    lines = [f"{'letter':<8}{'precision':>10}{'recall':>10}{'f1':>10}{'n':>8}"]
-    for letter, s in scores.items():
-        lines.append(f"{letter:<8}{s['precision']:>10.3f}{s['recall']:>10.3f}{s['f1']:>10.3f}{s['support']:>8}")
-    return "\n".join(lines)

@@ -10,9 +10,9 @@ import numpy as np
 
 from letterlab import LETTERS, NUM_CLASSES
 from letterlab.evaluation.inspect import conv_layers, explain, feature_maps, layer_weights, tile
-from letterlab.training.files import write_atomic
+from letterlab.files import write_atomic
+from letterlab.runs import PROBES
 
-PROBES = "probes.npz"
 PER_CLASS = 2
 SCALE = 3  # probe images and saliency drawn 3x (84x84 pixels)
 

@@ -3,10 +3,13 @@ scored on the same test images."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from letterlab.errors import LetterlabError
 
@@ -43,13 +46,46 @@ def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> dict:
     return {"only_a_correct": only_a, "only_b_correct": only_b, "p_value": p_value}
 
 
-def compare_runs(run_a: Path, run_b: Path, data_path: str | None, device_name: str = "auto", alpha: float = 0.05) -> dict:
+@dataclass(frozen=True)
+class RunAccuracy:
+    """One run's accuracy on the compared images, with its 95% Wilson interval."""
+
+    run: str
+    accuracy: float
+    correct: int
+    n: int
+    ci95: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two runs scored on the same images: accuracies with intervals and McNemar's exact test."""
+
+    data: str
+    n: int
+    a: RunAccuracy
+    b: RunAccuracy
+    only_a_correct: int
+    only_b_correct: int
+    p_value: float
+    alpha: float = 0.05
+
+    @property
+    def significant(self) -> bool:
+        return self.p_value < self.alpha
+
+    def to_dict(self) -> dict:
+        return {**dataclasses.asdict(self), "significant": self.significant}
+
+
+def compare_runs(run_a: Path, run_b: Path, data_path: str | None = None, device: torch.device | str | None = None,
+                 alpha: float = 0.05) -> Comparison:
     """Both runs' accuracies with intervals and McNemar's exact test on the same images."""
-    from letterlab.evaluation.run_results import evaluation_data
+    from letterlab.data.run_data import evaluation_data
     from letterlab.evaluation.trained import load_trained, probabilities
     from letterlab.models.inputs import pick_device
 
-    device = pick_device(device_name)
+    device = pick_device(device)
     data = evaluation_data(run_a, data_path)
     if not data_path and not np.array_equal(evaluation_data(run_b, None).images, data.images):
         raise LetterlabError(f"{run_a} and {run_b} have different test splits; pass --data PATH to compare them on the same images")
@@ -58,21 +94,11 @@ def compare_runs(run_a: Path, run_b: Path, data_path: str | None, device_name: s
         config, model = load_trained(run, device)
         correct[name] = probabilities(model, data.images, device, config.train.precision).argmax(1) == data.labels
     test = mcnemar_exact(correct["a"], correct["b"])
-    return {
-        "data": data.source, "n": len(data),
-        "a": {"run": str(run_a), **accuracy_with_interval(correct["a"])},
-        "b": {"run": str(run_b), **accuracy_with_interval(correct["b"])},
-        **test, "alpha": alpha, "significant": test["p_value"] < alpha,
-    }
 
+    def accuracy_of(run: Path, hits: np.ndarray) -> RunAccuracy:
+        scores = accuracy_with_interval(hits)
+        return RunAccuracy(str(run), scores["accuracy"], scores["correct"], scores["n"], tuple(scores["ci95"]))
 
-def format_comparison(result: dict) -> str:
-    lines = [f"{result['n']} images from {result['data']}"]
-    for key in ("a", "b"):
-        r = result[key]
-        lines.append(f"{key.upper()} {r['run']}: accuracy {r['accuracy']:.4f} "
-                     f"(95% CI {r['ci95'][0]:.4f}-{r['ci95'][1]:.4f}), {r['correct']}/{r['n']}")
-    verdict = "significant" if result["significant"] else "not significant"
-    lines.append(f"only A correct: {result['only_a_correct']}, only B correct: {result['only_b_correct']}")
-    lines.append(f"McNemar exact p = {result['p_value']:.4g}: the difference is {verdict} at {result['alpha']}")
-    return "\n".join(lines)
+    return Comparison(data=data.source, n=len(data), a=accuracy_of(run_a, correct["a"]), b=accuracy_of(run_b, correct["b"]),
+                      only_a_correct=test["only_a_correct"], only_b_correct=test["only_b_correct"],
+                      p_value=test["p_value"], alpha=alpha)

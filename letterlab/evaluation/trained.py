@@ -1,4 +1,4 @@
-"""A trained run as a predictor: load it safely from its folder, score whole data sets in batches."""
+"""A trained run as a predictor: load it safely from its folder, predict whole data sets in batches."""
 
 from __future__ import annotations
 
@@ -7,14 +7,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from letterlab.config import RunConfig
-from letterlab.data.dataset import LetterImages
-from letterlab.evaluation.metrics import accuracy, confusion_matrix, per_class_scores
+from letterlab.run_config import RunConfig
 from letterlab.models.build import build_model
-from letterlab.models.inference import loss_from_logits, predict_logits
+from letterlab.models.inference import predict_logits
 from letterlab.models.inputs import images_to_tensor
+from letterlab.runs import read_config
 from letterlab.training.checkpoint import load_weights
-from letterlab.training.run_folder import read_config
 
 
 def load_trained(run_dir: str | Path, device: torch.device = torch.device("cpu")) -> tuple[RunConfig, torch.nn.Module]:
@@ -28,19 +26,3 @@ def probabilities(model: torch.nn.Module, images: np.ndarray, device: torch.devi
     """Softmax probabilities (N, 10) for uint8 images (N, 28, 28)."""
     logits = predict_logits(model, images_to_tensor(images, device), batch_size, precision)
     return torch.softmax(logits, dim=1).cpu().numpy()
-
-
-def score(model: torch.nn.Module, data: LetterImages, device: torch.device, precision: str = "fp32", loss: str = "logits") -> dict:
-    """Accuracy, n, loss (as the run was trained: `loss` is TrainConfig.loss), confusion matrix and
-    per-class precision/recall/F1 on every image of `data`."""
-    logits = predict_logits(model, images_to_tensor(data.images, device), precision=precision)
-    labels = torch.from_numpy(data.labels).to(device)
-    confusion = confusion_matrix(data.labels, logits.argmax(1).cpu().numpy())
-    return {
-        "source": data.source,
-        "n": int(len(data)),
-        "accuracy": accuracy(confusion),
-        "loss": loss_from_logits(logits, labels, loss).item() if len(data) else float("nan"),
-        "confusion": confusion.tolist(),
-        "per_class": per_class_scores(confusion),
-    }

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from letterlab import IMAGE_SIZE, NUM_CLASSES
-from letterlab.config import CNNConfig, MLPConfig, ModelConfig, ResNetConfig, cnn_output_size
+from letterlab.run_config import CNNConfig, MLPConfig, ModelConfig, ResNetConfig, cnn_output_size
 from letterlab.models.layers import BatchNorm2d, Dropout, activation
 from letterlab.models.resnet import build_resnet
 

@@ -14,9 +14,11 @@ def images_to_tensor(images: np.ndarray, device: torch.device | str = "cpu") -> 
     return torch.from_numpy(array).to(device).unsqueeze(1).float().div_(255.0)
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    """"auto" means CUDA when available, else CPU."""
-    if name == "auto":
+def pick_device(name: torch.device | str | None = "auto") -> torch.device:
+    """A torch.device from a device or its name; "auto" or None means CUDA when available, else CPU."""
+    if isinstance(name, torch.device):
+        return name
+    if name in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
         from letterlab.errors import LetterlabError

@@ -1,11 +1,12 @@
 """The homework's six experiments as presets (SEED.md). Each overrides only what differs from the
-dataclass defaults in `letterlab.config`."""
+dataclass defaults in `letterlab.run_config`."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from letterlab.config import RunConfig, merge, run_from_dict
+from letterlab.run_config import RunConfig, merge, model_from_dict, run_from_dict
 from letterlab.errors import ConfigError
 
 # Part 2: plain gradient descent, lr 0.01, batch 64, 60 epochs, the homework's random batches,
@@ -61,3 +62,67 @@ def preset_dict(name: str) -> dict[str, Any]:
 def get_preset(name: str, **train_overrides: Any) -> RunConfig:
     """The preset's RunConfig, with optional overrides of TrainConfig fields."""
     return run_from_dict(merge(preset_dict(name), {"train": train_overrides}), where=f"preset {name}")
+
+
+def preset_descriptions() -> dict[str, str]:
+    """Every preset's name with a one-line description of its network and training."""
+    return {name: _describe(name) for name in PRESETS}
+
+
+def _describe(name: str) -> str:
+    config = get_preset(name)
+    m, t = config.model, config.train
+    if m.kind == "mlp":
+        net = f"MLP 784 -> {' -> '.join(f'{h} {m.activation}' for h in m.hidden)} -> 10"
+    elif m.kind == "cnn":
+        extras = " with batch norm and dropout" if any(b.batch_norm for b in m.blocks) else ""
+        net = f"CNN: {len(m.blocks)} conv {m.blocks[0].kernel}x{m.blocks[0].kernel} ({', '.join(str(b.filters) for b in m.blocks)}){extras} -> FC {', '.join(map(str, m.fc))} -> 10"
+    else:
+        net = f"residual net (widths {', '.join(map(str, m.widths))}), batch norm, global average pooling"
+    homework = "the homework's " if name in HOMEWORK_PRESETS else ""
+    return f"{net}; {homework}{t.optimizer} lr {t.lr:g}, batch {t.batch_size}, {t.epochs} epochs"
+
+
+def resolve_config(source: str | Path | RunConfig | None, data: str | Path | None = None, **overrides: Any) -> RunConfig:
+    """A RunConfig from a preset name, a TOML file's path or a RunConfig, with `overrides` of single
+    fields (TrainConfig's or the model's, e.g. epochs=3, lr=0.01, hidden=[64]) or of whole tables
+    (train={...}, model={...}). Data paths are made absolute, so the run folder works from anywhere.
+    Unknown names are refused with a ConfigError naming them."""
+    import dataclasses
+
+    from letterlab.run_config import TrainConfig, load_toml, to_dict
+
+    where = "overrides"
+    if isinstance(source, RunConfig):
+        values = to_dict(source)
+    elif source is None or str(source) in PRESETS:
+        values = preset_dict(str(source)) if source is not None else {}
+    elif str(source).endswith(".toml") or Path(source).exists():
+        where = str(source)
+        from_file = load_toml(source)
+        for table in ("model", "train"):
+            if not isinstance(from_file.get(table, {}), dict):
+                raise ConfigError(f"{source}: {table}: expected a table, got {from_file[table]!r}")
+        try:
+            values = merge(preset_dict(str(from_file["preset"])) if "preset" in from_file else {}, from_file)
+        except ConfigError as error:
+            raise ConfigError(f"{source}: preset: {error}") from None
+    else:
+        raise ConfigError(f"{source!r}: not a preset (known: {', '.join(PRESETS)}) nor a TOML config file")
+    train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    changes: dict[str, Any] = {"train": dict(overrides.pop("train", {})), "model": dict(overrides.pop("model", {}))}
+    model_fields = {f.name for f in dataclasses.fields(model_from_dict(values.get("model", {}), f"{where}: model"))} if overrides else set()
+    for key, value in overrides.items():
+        if key not in train_fields | model_fields:
+            raise ConfigError(f"{key}: unknown setting (known: the fields of TrainConfig, {', '.join(sorted(train_fields))}; "
+                              f"and of the model, {', '.join(sorted(model_fields))})")
+        changes["train" if key in train_fields else "model"][key] = value
+    values = merge(values, {table: changed for table, changed in changes.items() if changed})
+    if data is not None:
+        values["data"] = str(data)
+    if values.get("data"):
+        values["data"] = str(Path(values["data"]).resolve())
+    extra = values.get("train", {}).get("extra_train")
+    if extra and extra != "embedded":
+        values = merge(values, {"train": {"extra_train": str(Path(extra).resolve())}})
+    return run_from_dict(values, where=where)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from letterlab.models.presets import HOMEWORK_PRESETS
 from letterlab.reports.blocks import Block, Heading, Paragraph, Table
-from letterlab.reports.summary import Experiment
+from letterlab.reports.experiments import Experiment
 
 BEST_PRESET = "letters-best"
 

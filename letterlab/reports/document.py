@@ -13,16 +13,15 @@ from letterlab.reports import plots
 from letterlab.reports.ablation import how_far_blocks
 from letterlab.reports.blocks import Block, Bullets, Heading, Image, Paragraph, Table
 from letterlab.reports.html import to_html
-from letterlab.reports.inspection import INSPECTION
 from letterlab.reports.markdown import to_markdown
 from letterlab.reports.profiles import differences_from_homework
 from letterlab.reports.questions import BUG, Answer, answer_all, percent, with_spread
-from letterlab.reports.summary import Experiment, Run, load_experiments, write_summary
-from letterlab.training.files import write_text_atomic
-from letterlab.training.run_folder import read_json
+from letterlab.reports.experiments import Experiment, Run, load_experiments, write_summary
+from letterlab.files import write_text_atomic
+from letterlab.runs import FIGURES as RUN_FIGURES
+from letterlab.runs import INSPECTION, read_json
 
 FIGURES = "report-figures"  # the report's own PNGs, beside report.md
-RUN_FIGURES = "figures"  # a run folder's inspection PNGs (error grids, filters, ...), shown in its section
 
 
 class FigureWriter:

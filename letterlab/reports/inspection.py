@@ -9,31 +9,30 @@ from pathlib import Path
 import numpy as np
 
 from letterlab.evaluation.calibration import calibrate_run
-from letterlab.evaluation.errors import run_mistakes, write_error_report
-from letterlab.evaluation.inspect import FIGURES, inspect_run
+from letterlab.evaluation.mistakes import run_mistakes, write_error_report
+from letterlab.evaluation.inspect import inspect_run
 from letterlab.evaluation.statistics import accuracy_with_interval, mcnemar_exact
-from letterlab.training.files import write_json_atomic
-from letterlab.training.run_folder import ENVIRONMENT, read_json
-
-INSPECTION = "inspection.json"
+from letterlab.files import write_json_atomic
+from letterlab.runs import CONFIG, ENVIRONMENT, FIGURES, INSPECTION, read_json
 
 
-def inspect_for_report(run_dir: Path, device_name: str = "auto") -> dict:
+
+def inspect_for_report(run_dir: Path, device=None) -> dict:
     """All inspection outputs of one finished run, on its own test split; returns inspection.json."""
-    mistakes = run_mistakes(run_dir, None, device_name)
+    mistakes = run_mistakes(run_dir, None, device)
     data = mistakes.data
     write_error_report(mistakes, run_dir / FIGURES, top_pairs=2)
     # The homework's choice: feature maps for a few test letters (an A, a B and a C).
     shown = [int(np.flatnonzero(data.labels == letter)[0]) for letter in range(3) if np.any(data.labels == letter)]
-    is_cnn = read_json(run_dir / "config.json")["model"]["kind"] != "mlp"
-    inspect_run(run_dir, filters=True, maps=shown if is_cnn else (), saliency=shown, device_name=device_name)
-    calibration = calibrate_run(run_dir, None, device_name)
+    is_cnn = read_json(run_dir / CONFIG)["model"]["kind"] != "mlp"
+    inspect_run(run_dir, filters=True, maps=shown if is_cnn else (), saliency=shown, device=device)
+    calibration = calibrate_run(run_dir, None, device)
     correct = np.ones(len(data), dtype=bool)
     correct[mistakes.index] = False
     record = {
         **accuracy_with_interval(correct),
-        "ece_before": calibration["before"]["ece"], "ece_after": calibration["after"]["ece"],
-        "temperature": calibration["temperature"], "temperature_fitted": calibration["temperature_fitted"],
+        "ece_before": calibration.before["ece"], "ece_after": calibration.after["ece"],
+        "temperature": calibration.temperature, "temperature_fitted": calibration.temperature_fitted,
         "data_sha256": read_json(run_dir / ENVIRONMENT).get("data", {}).get("sha256"),
         "test_correct": correct.astype(int).tolist(),  # per test image, for McNemar between runs
     }

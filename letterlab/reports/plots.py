@@ -4,12 +4,11 @@ confusion, overlaid validation curves, first-layer gradients."""
 from __future__ import annotations
 
 import numpy as np
-from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from letterlab.evaluation.figures import confusion_image
-from letterlab.reports.summary import Experiment
+from letterlab.evaluation.figures import confusion_image, new_figure
+from letterlab.reports.experiments import Experiment
 
 
 def _style(experiment: Experiment) -> str:
@@ -19,7 +18,8 @@ def _style(experiment: Experiment) -> str:
 def curves_figure(experiment: Experiment) -> Figure:
     """Top row: train loss and accuracy of every batch, validation at each epoch's last batch.
     Bottom row: the same per epoch. One colour per seed."""
-    figure, axes = plt.subplots(2, 2, figsize=(10, 6.4), dpi=90)
+    figure = new_figure(figsize=(10, 6.4), dpi=90)
+    axes = figure.subplots(2, 2)
     for colour, run in enumerate(experiment.runs):
         steps = np.concatenate([np.arange(m["first_step"], m["last_step"] + 1) for m in run.metrics])
         ends = [m["last_step"] for m in run.metrics]
@@ -56,7 +56,8 @@ def test_confusion_image(experiment: Experiment) -> np.ndarray:
 
 def validation_figure(experiments: list[Experiment]) -> Figure:
     """Validation loss and accuracy per epoch of every experiment on shared axes (mean over seeds)."""
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4.4), dpi=90)
+    figure = new_figure(figsize=(11, 4.4), dpi=90)
+    axes = figure.subplots(1, 2)
     for colour, experiment in enumerate(experiments):
         for axis, key in zip(axes, ("val_loss", "val_accuracy")):
             series = experiment.epoch_series(key).mean(0)
@@ -73,7 +74,8 @@ def validation_figure(experiments: list[Experiment]) -> Figure:
 
 def gradient_figure(experiments: list[Experiment]) -> Figure:
     """Mean |gradient| reaching the first layer's weights per epoch (mean over seeds), log scale."""
-    figure, axis = plt.subplots(figsize=(7, 4), dpi=90)
+    figure = new_figure(figsize=(7, 4), dpi=90)
+    axis = figure.subplots()
     for colour, experiment in enumerate(experiments):
         series = experiment.epoch_series("first_layer_grad").mean(0)
         axis.plot(np.arange(1, len(series) + 1), series, _style(experiment), color=f"C{colour}", label=experiment.name)

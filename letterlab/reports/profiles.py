@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from letterlab.config import RunConfig, merge, run_from_dict, to_dict
+from letterlab.run_config import RunConfig, merge, run_from_dict, to_dict
 from letterlab.errors import ConfigError
 from letterlab.models.presets import HOMEWORK_PRESETS, get_preset, preset_dict
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from letterlab.models.build import build_model
-from letterlab.models.summary import training_flops_per_image
+from letterlab.models.describe import training_flops_per_image
 from letterlab.reports.inspection import mcnemar_between
-from letterlab.reports.summary import Experiment
+from letterlab.reports.experiments import Experiment
 
 SAME = 0.01  # 1 percentage point
 CONSIDERABLE = 0.02

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from letterlab.config import RunConfig
+from letterlab.run_config import RunConfig
 from letterlab.errors import LetterlabError
 from letterlab.models.presets import HOMEWORK_PRESETS
 from letterlab.reports.profiles import profile_config
-from letterlab.training.checkpoint import CHECKPOINT_INFO
-from letterlab.training.run_folder import CONFIG, RESULTS, read_config
+from letterlab.runs import CHECKPOINT_INFO
+from letterlab.runs import CONFIG, RESULTS, read_config
 
 MLP_PRESETS = [name for name in HOMEWORK_PRESETS if name.startswith("mlp-")]
 
@@ -55,11 +55,11 @@ def run_status(run_dir: Path, config: RunConfig) -> str:
     return "interrupted" if (run_dir / CHECKPOINT_INFO).exists() else "fresh"
 
 
-def reproduce(out: Path, plan: list[PlannedRun], *, force: bool = False, device: str = "auto",
+def reproduce(out: Path, plan: list[PlannedRun], *, force: bool = False, device=None,
               progress: bool | None = None, announce: Callable[[str], None] = print) -> dict[str, str]:
     """Bring every planned run in `out` to completion; returns what was done with each run. Fresh
     seeds of an MLP are trained together as one stacked model (`training.stacked`)."""
-    from letterlab.evaluation.run_results import train_and_evaluate, train_seeds_and_evaluate
+    from letterlab.pipeline import train_and_evaluate, train_seeds_and_evaluate
     from letterlab.training.stacked import can_stack
 
     out.mkdir(parents=True, exist_ok=True)
@@ -94,15 +94,16 @@ def reproduce(out: Path, plan: list[PlannedRun], *, force: bool = False, device:
             announce(f"{prefix(run)} {'resuming' if status[run.name] == 'interrupted' else 'training'} {run.config.train.epochs} epochs")
             all_results = [train_and_evaluate(run.config, run_dir, device, resume=status[run.name] == "interrupted", progress=progress)]
         for member, results in zip(group, all_results):
-            announce(f"{prefix(member)} test accuracy {results['test_accuracy']:.4f}, {results['train_seconds']:.1f} s of training")
+            announce(f"{prefix(member)} test accuracy {results.test_accuracy:.4f}, {results.train_seconds:.1f} s of training")
             done[member.name] = "resumed" if status[member.name] == "interrupted" else "trained"
             _inspect(out / member.name, device, announce, prefix(member))
     return done
 
 
-def _inspect(run_dir: Path, device: str, announce: Callable[[str], None], prefix: str) -> None:
+def _inspect(run_dir: Path, device, announce: Callable[[str], None], prefix: str) -> None:
     """Error grids, filters, feature maps, saliency and calibration for the report, once per run."""
-    from letterlab.reports.inspection import INSPECTION, inspect_for_report
+    from letterlab.reports.inspection import inspect_for_report
+    from letterlab.runs import INSPECTION
 
     if not (run_dir / INSPECTION).exists():
         record = inspect_for_report(run_dir, device)

@@ -14,7 +14,7 @@ import math
 import torch
 from torch.nn import functional as F
 
-from letterlab.config import AugmentConfig
+from letterlab.run_config import AugmentConfig
 
 ELASTIC_GRID = 4  # the random displacement is drawn on a 4x4 grid and upsampled: smooth by construction
 

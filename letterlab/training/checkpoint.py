@@ -18,11 +18,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from letterlab.errors import LetterlabError
-from letterlab.training.files import file_sizes, write_atomic, write_json_atomic
+from letterlab.files import file_sizes, write_atomic, write_json_atomic
+from letterlab.runs import APPEND_ONLY, CHECKPOINT, CHECKPOINT_INFO, WEIGHTS
 from letterlab.training.loop import TrainingState
-from letterlab.training.writers import APPEND_ONLY
-
-CHECKPOINT, CHECKPOINT_INFO, WEIGHTS = "checkpoint.pt", "checkpoint.json", "model.safetensors"
 
 
 def file_sha256(path: Path) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from letterlab.config import TrainConfig
+from letterlab.run_config import TrainConfig
 from letterlab.training.augment import is_active
 
 

@@ -1,6 +1,21 @@
 """The training loop: one screen, with named hook points ("batch_end", "epoch_end") for
 TensorBoard, metrics files, checkpoints and progress bars.
 
+A batch takes one of four paths; all record the same numbers (every batch's loss, the predicted
+class of every image, the first layer's gradient) and share this module's bookkeeping
+(`check_finite`, `epoch_result`, the hooks):
+1. plain autograd and the optimizer (`run_steps`): always right, and the only path with
+   `fast_paths = false`;
+2. the MLP step with its backward pass written out (`manual_mlp`): an MLP with plain SGD
+   (no momentum, weight decay or label smoothing), fp32 and no augmentation, on a CPU;
+3. stacked seeds (`stacked`): several seeds of one MLP without augmentation trained as one
+   model (`train --seeds N`, `reproduce --seeds N`), any device; its steps take path 2 where
+   path 2 applies, else autograd;
+4. a whole-epoch CUDA graph (`graphed`): on a GPU with a constant learning rate and no
+   augmentation, every epoch after a run's first replays the captured steps of one epoch.
+Paths 2-4 match path 1 up to float rounding (tests/test_manual_mlp.py, test_stacked.py,
+test_graphed.py, test_fast_paths.py).
+
 Per-batch numbers stay on the device during an epoch and are read once at its end, so the loop
 never waits for the device inside an epoch."""
 
@@ -17,14 +32,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from letterlab.config import TrainConfig
+from letterlab.run_config import TrainConfig
 from letterlab.errors import TrainingDiverged
 from letterlab.models.inference import autocast, loss_from_logits, predict_logits
 from letterlab.training.augment import augment_batch, is_active
 from letterlab.training.batches import epoch_order, order_shape
 from letterlab.training.graphed import EpochGraph, can_graph
 from letterlab.training.manual_mlp import can_step_manually, manual_steps
-from letterlab.training.schedule import learning_rate, set_learning_rate
+from letterlab.training.schedule import learning_rate, set_learning_rate, total_steps
 
 
 @dataclass
@@ -86,19 +101,19 @@ def run_steps(state: TrainingState, x: torch.Tensor, y: torch.Tensor, config: Tr
     gradient L1 norm as device tensors: nothing here waits for the device (so it can be captured
     into a CUDA graph, letterlab.training.graphed)."""
     model, optimizer = state.model, state.optimizer
-    if can_step_manually(model, x, config):  # an MLP with plain SGD on a CPU: the backward pass written out
+    if config.fast_paths and can_step_manually(model, x, config):  # path 2 of the module docstring
         return manual_steps(model, x, y, config, batches, predicted, state.step, batch_end)
     weight = first_weight(model)
     losses, grad_l1, outputs = [], [], []
-    total_steps = len(batches) * config.epochs
-    augmenting = is_active(config.augment)  # decided once: the check costs ~70 us, a sixth of a small MLP's step
+    steps = total_steps(config, len(batches))
+    augmenting = is_active(config.augment)  # decided once per epoch, not per batch (docs/performance.md)
     for i, index in enumerate(batches):
         # A gather per batch: the batch stays in cache for the forward pass (one gather of the
         # whole epoch was measured slower on CPU).
         batch_x, batch_y = x[index], y[index]
         if augmenting:
             batch_x = augment_batch(batch_x, config.augment, state.batch_generator)
-        set_learning_rate(optimizer, learning_rate(config, state.step + i, total_steps))
+        set_learning_rate(optimizer, learning_rate(config, state.step + i, steps))
         with autocast(x.device, config.precision):
             logits = model(batch_x)
         loss = loss_from_logits(logits.float(), batch_y, config.loss, smoothing=config.label_smoothing)
@@ -106,9 +121,9 @@ def run_steps(state: TrainingState, x: torch.Tensor, y: torch.Tensor, config: Tr
         loss.backward()
         optimizer.step()
         losses.append(loss.detach())
-        outputs.append(logits.detach())  # one argmax for the epoch at the end: ~15 us a step less on a CPU
-        # In place: the step has used the gradient, and the next zero_grad drops it. abs_().sum() is
-        # 2-8x faster than vector_norm(ord=1) here and, unlike abs().sum(), copies nothing.
+        outputs.append(logits.detach())  # one argmax for the whole epoch at its end (docs/performance.md)
+        # In place: the step has used the gradient, and the next zero_grad drops it; unlike
+        # abs().sum() this copies nothing.
         grad_l1.append(weight.grad.abs_().sum())
         for hook in batch_end:
             hook(i)
@@ -132,9 +147,13 @@ def train_epoch(state: TrainingState, x: torch.Tensor, y: torch.Tensor, config: 
         losses, grad_l1 = run_steps(state, x, y, config, order.to(x.device).split(size), predicted, hooks.batch_end)
     targets = y[order.to(y.device)]
     sizes = np.array([len(batch) for batch in order.split(size)])
-    correct = np.add.reduceat((predicted == targets).cpu().numpy(), np.cumsum(sizes) - sizes)
     grads = grad_l1.cpu().numpy() / first_weight(state.model).numel()
-    return losses.cpu().numpy(), correct / sizes, sizes, grads
+    return losses.cpu().numpy(), batch_accuracies(predicted == targets, sizes), sizes, grads
+
+
+def batch_accuracies(correct: torch.Tensor, sizes: np.ndarray) -> np.ndarray:
+    """Accuracy of each batch from `correct` (..., images in batch order) and the batch sizes."""
+    return np.add.reduceat(correct.cpu().numpy(), np.cumsum(sizes) - sizes, axis=-1) / sizes
 
 
 def evaluate_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: TrainConfig) -> tuple[float, float, np.ndarray]:
@@ -147,13 +166,32 @@ def evaluate_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: Tr
     return loss, (predicted == y).float().mean().item(), predicted.cpu().numpy()
 
 
+def check_finite(losses: np.ndarray, epoch: int, kept: str = "") -> None:
+    """Raise TrainingDiverged at the first NaN or infinite batch loss of the epoch."""
+    bad = np.flatnonzero(~np.isfinite(losses))
+    if len(bad):
+        raise TrainingDiverged(f"loss became {losses[bad[0]]} at epoch {epoch}, batch {bad[0] + 1}{kept}")
+
+
+def epoch_result(epoch: int, first_step: int, losses: np.ndarray, accuracies: np.ndarray, sizes: np.ndarray,
+                 grads: np.ndarray, val: tuple[float, float, np.ndarray], seconds: float) -> EpochResult:
+    """The epoch's record from its per-batch numbers and its validation (loss, accuracy, predictions)."""
+    val_loss, val_accuracy, val_predictions = val
+    return EpochResult(
+        epoch=epoch, first_step=first_step, batch_loss=losses, batch_accuracy=accuracies,
+        train_loss=float(np.average(losses, weights=sizes)), train_accuracy=float(np.average(accuracies, weights=sizes)),
+        val_loss=val_loss, val_accuracy=val_accuracy, first_layer_grad=float(grads.mean()), seconds=seconds,
+        images=int(sizes.sum()), val_predictions=val_predictions,
+    )
+
+
 def fit(state: TrainingState, train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor],
         config: TrainConfig, hooks: Hooks) -> TrainingState:
     """Train from `state.epoch` up to `config.epochs`, calling the hooks after every epoch.
 
     On a GPU, epochs after the first replay a CUDA graph of the epoch where possible (graphed.py)."""
     x, y = train
-    stream = torch.cuda.Stream(x.device) if can_graph(x, config) else None
+    stream = torch.cuda.Stream(x.device) if config.fast_paths and can_graph(x, config) else None
     if stream is not None:
         stream.wait_stream(torch.cuda.current_stream(x.device))  # the data was made on the default stream
     graph, capture = None, stream is not None
@@ -164,16 +202,9 @@ def fit(state: TrainingState, train: tuple[torch.Tensor, torch.Tensor], val: tup
             if capture and epoch < config.epochs:
                 graph, capture = capture_epoch(state, x, y, config, stream), False  # tried once
         seconds = time.perf_counter() - started
-        bad = np.flatnonzero(~np.isfinite(losses))
-        if len(bad):
-            raise TrainingDiverged(f"loss became {losses[bad[0]]} at epoch {epoch}, batch {bad[0] + 1}; the last good checkpoint (epoch {state.epoch}) is kept")
-        val_loss, val_accuracy, val_predictions = evaluate_loss(state.model, *val, config)
-        result = EpochResult(
-            epoch=epoch, first_step=state.step + 1, batch_loss=losses, batch_accuracy=accuracies,
-            train_loss=float(np.average(losses, weights=sizes)), train_accuracy=float(np.average(accuracies, weights=sizes)),
-            val_loss=val_loss, val_accuracy=val_accuracy, first_layer_grad=float(grads.mean()), seconds=seconds,
-            images=int(sizes.sum()), val_predictions=val_predictions,
-        )
+        check_finite(losses, epoch, f"; the last good checkpoint (epoch {state.epoch}) is kept")
+        result = epoch_result(epoch, state.step + 1, losses, accuracies, sizes, grads,
+                              evaluate_loss(state.model, *val, config), seconds)
         state.epoch, state.step = epoch, state.step + len(losses)
         for hook in hooks.epoch_end:
             hook(state, result)

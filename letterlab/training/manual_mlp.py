@@ -16,10 +16,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from letterlab.config import TrainConfig
+from letterlab.run_config import TrainConfig
 from letterlab.models.layers import activation
 from letterlab.training.augment import is_active
-from letterlab.training.schedule import learning_rate
+from letterlab.training.schedule import learning_rate, total_steps
 
 # d activation / d input, from the activation's output `a`
 DERIVATIVES = {
@@ -100,11 +100,11 @@ def manual_steps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, config: Tra
     weights = [linear.weight.t()[None] for linear, _ in layers]
     biases = [linear.bias[None, None] for linear, _ in layers]
     flat = x.reshape(len(x), -1)
-    total_steps = len(batches) * config.epochs
+    steps = total_steps(config, len(batches))
     losses, grad_l1, outputs = [], [], []
     for i, index in enumerate(batches):
         loss, logits, first_l1 = sgd_step(weights, biases, layers[0][1], flat[index][None], y[index][None],
-                                          learning_rate(config, first_step + i, total_steps))
+                                          learning_rate(config, first_step + i, steps))
         losses.append(loss[0])
         outputs.append(logits[0])
         grad_l1.append(first_l1[0])

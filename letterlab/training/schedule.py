@@ -9,7 +9,7 @@ import math
 
 import torch
 
-from letterlab.config import TrainConfig
+from letterlab.run_config import TrainConfig
 
 ONE_CYCLE_START = 1 / 25  # one-cycle warm-up starts at lr / 25 (as in Smith's one-cycle policy)
 
@@ -30,6 +30,11 @@ def learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
     if config.schedule == "cosine":
         return config.lr * (1 + math.cos(math.pi * t)) / 2
     return config.lr * (1 - t)
+
+
+def total_steps(config: TrainConfig, per_epoch: int) -> int:
+    """Batches in the whole run, the length the schedule spans."""
+    return per_epoch * config.epochs
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:

@@ -6,24 +6,23 @@ never stopped: same weights, same metrics bytes, TensorBoard steps without gap o
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
-from letterlab.config import RunConfig
+from letterlab.run_config import RunConfig
 from letterlab.data.dataset import DataSplits, LetterImages
 from letterlab.errors import LetterlabError, TrainingDiverged
 from letterlab.models.build import build_model
 from letterlab.models.inputs import images_to_tensor
-from letterlab.training.batches import batches_per_epoch
 from letterlab.training.checkpoint import checkpoint_info, load_checkpoint, save_checkpoint, save_weights
-from letterlab.training.files import rewind_files
+from letterlab.files import rewind_files
 from letterlab.training.loop import Hooks, TrainingState, fit, make_optimizer
-from letterlab.training.run_folder import CONFIG, RunLock, check_room, write_run_description
-from letterlab.training.writers import APPEND_ONLY, MetricsFile, TensorBoardScalars, TimingFile, open_writer
+from letterlab.training.progress import progress_for
+from letterlab.runs import APPEND_ONLY, CONFIG, RunLock, check_room, write_run_description
+from letterlab.training.writers import MetricsFile, TensorBoardScalars, TimingFile, open_writer
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -58,8 +57,8 @@ def train_run(config: RunConfig, run_dir: Path, splits: DataSplits, device: torc
     """Train into `run_dir` (fresh, or resumed from its last checkpoint) and save the final weights.
 
     `extra_hooks` are factories `f(context) -> epoch_end hook`, for callers higher in the pipeline.
-    Raises TrainingDiverged (NaN/inf loss) and TrainingInterrupted (Ctrl-C); both keep the last
-    checkpoint, from which `resume=True` continues."""
+    `progress`: see `training.progress.progress_for`. Raises TrainingDiverged (NaN/inf loss) and
+    TrainingInterrupted (Ctrl-C); both keep the last checkpoint, from which `resume=True` continues."""
     state = new_state(config, device)
     check_room(run_dir, bytes_needed(state))
     with RunLock(run_dir):
@@ -80,10 +79,9 @@ def train_run(config: RunConfig, run_dir: Path, splits: DataSplits, device: torc
         hooks = Hooks(epoch_end=[MetricsFile(run_dir), TimingFile(run_dir), TensorBoardScalars(writer)])
         hooks.epoch_end += [make(context) for make in extra_hooks]
         hooks.epoch_end.append(checkpoint)
-        bar = _progress_bar(config, len(splits.train), state.epoch, progress)
-        if bar is not None:
-            hooks.batch_end.append(lambda _: bar.update())
-            hooks.epoch_end.append(lambda s, r: bar.set_postfix(loss=f"{r.train_loss:.3f}", val_acc=f"{r.val_accuracy:.3f}"))
+        shown = progress_for(config, len(splits.train), state.epoch, progress)
+        hooks.batch_end += shown.batch_end
+        hooks.epoch_end += shown.epoch_end
         try:
             fit(state, tensors(splits.train, device), tensors(splits.val, device), config.train, hooks)
         except TrainingDiverged as error:
@@ -94,8 +92,7 @@ def train_run(config: RunConfig, run_dir: Path, splits: DataSplits, device: torc
                                       f"is kept; continue with: letterlab train --resume {run_dir}") from None
         finally:
             writer.close()
-            if bar is not None:
-                bar.close()
+            shown.close()
         save_weights(run_dir, state.model)
     return state
 
@@ -106,13 +103,3 @@ def bytes_needed(state: TrainingState) -> int:
     model_bytes = sum(t.numel() * t.element_size() for t in state.model.state_dict().values())
     return 2 * 3 * model_bytes + model_bytes + 16 * 2**20
 
-
-def _progress_bar(config: RunConfig, train_size: int, done_epochs: int, progress: bool | None):
-    """A tqdm bar over all remaining batches; off when stderr is not a terminal."""
-    if progress is False or (progress is None and not sys.stderr.isatty()):
-        return None
-    from tqdm import tqdm
-
-    t = config.train
-    per_epoch = batches_per_epoch(train_size, t.batch_size, t.batch_order)
-    return tqdm(total=per_epoch * (t.epochs - done_epochs), desc=config.preset or "train", unit="batch", leave=False)

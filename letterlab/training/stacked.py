@@ -18,19 +18,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from letterlab.config import MLPConfig, RunConfig
+from letterlab.run_config import MLPConfig, RunConfig
 from letterlab.data.dataset import DataSplits
 from letterlab.errors import TrainingDiverged
+from letterlab.runs import RunLock, write_run_description
 from letterlab.models.inference import autocast, loss_from_logits
 from letterlab.models.inputs import images_to_tensor
 from letterlab.models.layers import activation
 from letterlab.training.augment import is_active
 from letterlab.training.batches import epoch_order
 from letterlab.training.checkpoint import save_weights
-from letterlab.training.loop import EpochResult, make_optimizer
+from letterlab.training.loop import batch_accuracies, check_finite, epoch_result, make_optimizer
 from letterlab.training.manual_mlp import plain_sgd_on_cpu, sgd_step
-from letterlab.training.schedule import learning_rate, set_learning_rate
-from letterlab.training.run_folder import RunLock, write_run_description
+from letterlab.training.schedule import learning_rate, set_learning_rate, total_steps
 from letterlab.training.session import TrainingContext, new_state
 from letterlab.training.writers import MetricsFile, TensorBoardScalars, TimingFile, open_writer
 
@@ -66,8 +66,9 @@ class StackedMLP(nn.Module):
 
 
 def can_stack(configs: list[RunConfig]) -> bool:
-    """True for two or more MLP runs without augmentation that differ only in their seed."""
-    if len(configs) < 2 or not all(isinstance(c.model, MLPConfig) and not is_active(c.train.augment) for c in configs):
+    """True for two or more MLP runs without augmentation, with fast paths on, that differ only in their seed."""
+    if len(configs) < 2 or not all(isinstance(c.model, MLPConfig) and not is_active(c.train.augment) and c.train.fast_paths
+                                   for c in configs):
         return False
     unseeded = [dataclasses.replace(c, train=dataclasses.replace(c.train, seed=0)) for c in configs]
     return all(c == unseeded[0] for c in unseeded)
@@ -107,20 +108,15 @@ def train_stacked(configs: list[RunConfig], run_dirs: list[Path], splits: DataSp
             losses, accuracies, sizes, grads = _train_epoch(stack, optimizer, x, y, seeds, generators, t, states[0].step)
             seconds = (time.perf_counter() - started) / count  # the epoch's time, shared by its models
             for index, run_dir in enumerate(run_dirs):
-                bad = np.flatnonzero(~np.isfinite(losses[index]))
-                if len(bad):
-                    raise TrainingDiverged(f"{run_dir}: loss became {losses[index][bad[0]]} at epoch {epoch}, batch {bad[0] + 1}")
+                try:
+                    check_finite(losses[index], epoch)
+                except TrainingDiverged as error:
+                    raise TrainingDiverged(f"{run_dir}: {error}") from None
             val = _validate(stack, val_x, val_y, t)
             for index, state in enumerate(states):
                 stack.copy_into(index, state.model)
-                val_loss, val_accuracy, val_predicted = val[index]
-                result = EpochResult(
-                    epoch=epoch, first_step=state.step + 1, batch_loss=losses[index], batch_accuracy=accuracies[index],
-                    train_loss=float(np.average(losses[index], weights=sizes)),
-                    train_accuracy=float(np.average(accuracies[index], weights=sizes)),
-                    val_loss=val_loss, val_accuracy=val_accuracy, first_layer_grad=float(grads[index].mean()),
-                    seconds=seconds, images=int(sizes.sum()), val_predictions=val_predicted,
-                )
+                result = epoch_result(epoch, state.step + 1, losses[index], accuracies[index], sizes, grads[index],
+                                      val[index], seconds)
                 state.epoch, state.step = epoch, state.step + len(sizes)
                 for hook in hooks[index]:
                     hook(state, result)
@@ -140,10 +136,10 @@ def _train_epoch(stack: StackedMLP, optimizer, x, y, seeds, generators, t, first
     losses, grad_l1, outputs = [], [], []
     manual = plain_sgd_on_cpu(x, t)
     starts = range(0, order.shape[1], size)
-    total_steps = len(starts) * t.epochs
+    steps = total_steps(t, len(starts))
     for step, start in enumerate(starts):
         index, labels = order[:, start:start + size], targets[:, start:start + size]
-        lr = learning_rate(t, first_step + step, total_steps)
+        lr = learning_rate(t, first_step + step, steps)
         if manual:
             per_seed, logits, first_l1 = sgd_step(stack.weights, stack.biases, stack.activation_name, x[seeds, index], labels, lr)
         else:
@@ -161,9 +157,8 @@ def _train_epoch(stack: StackedMLP, optimizer, x, y, seeds, generators, t, first
         grad_l1.append(first_l1)
     predicted = torch.cat(outputs, 1).argmax(2)
     sizes = np.array([min(size, order.shape[1] - start) for start in starts])
-    correct = np.add.reduceat((predicted == targets).cpu().numpy(), np.cumsum(sizes) - sizes, axis=1)
     grads = torch.stack(grad_l1, 1).cpu().numpy() / stack.weights[0][0].numel()
-    return torch.stack(losses, 1).cpu().numpy(), correct / sizes, sizes, grads
+    return torch.stack(losses, 1).cpu().numpy(), batch_accuracies(predicted == targets, sizes), sizes, grads
 
 
 @torch.inference_mode()

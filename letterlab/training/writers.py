@@ -2,7 +2,7 @@
 
 `metrics.jsonl` holds only numbers that follow from config and seed (byte-identical across runs);
 wall-clock times go to `timing.jsonl`. These files and the event files only grow; a checkpoint
-records their sizes so that a resumed run first cuts them back (`APPEND_ONLY`)."""
+records their sizes so that a resumed run first cuts them back (`runs.APPEND_ONLY`)."""
 
 from __future__ import annotations
 
@@ -12,22 +12,15 @@ from pathlib import Path
 from tensorboard.compat.proto.summary_pb2 import Summary
 from torch.utils.tensorboard import SummaryWriter
 
+from letterlab.runs import METRICS, TIMING
 from letterlab.training.loop import EpochResult, TrainingState
 
-METRICS, TIMING = "metrics.jsonl", "timing.jsonl"
-APPEND_ONLY = (METRICS, TIMING, "events.out.tfevents.*")
 QUEUE_SIZE = 4096  # events the writer may hold: an epoch's batches without waiting for the disk
 
 
 def open_writer(run_dir: Path) -> SummaryWriter:
     """The run's TensorBoard writer, with room in its queue for a whole epoch of batch events."""
     return SummaryWriter(log_dir=str(run_dir), max_queue=QUEUE_SIZE)
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def _append(path: Path, record: dict) -> None:

@@ -14,10 +14,10 @@ import numpy as np
 
 from letterlab import LETTERS
 from letterlab.errors import LetterlabError
-from letterlab.evaluation.errors import Mistakes
-from letterlab.training.files import write_json_atomic
+from letterlab.evaluation.mistakes import Mistakes
+from letterlab.files import write_json_atomic
+from letterlab.runs import REVIEW
 
-ANSWERS = "review.json"
 UNREADABLE = "?"
 CHOICES = tuple(LETTERS) + (UNREADABLE,)
 

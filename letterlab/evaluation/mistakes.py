@@ -11,7 +11,7 @@ import numpy as np
 from letterlab import LETTERS
 from letterlab.data.dataset import LetterImages
 from letterlab.evaluation.metrics import confusion_matrix, per_class_scores
-from letterlab.training.files import write_atomic, write_json_atomic
+from letterlab.files import write_atomic, write_json_atomic
 
 GRID_LIMIT = 100  # images per grid; the most confident errors come first
 CELL = 84  # pixels per image in a grid (3x the 28x28 image)
@@ -58,10 +58,23 @@ def confused_pairs(confusion: np.ndarray, top: int = 10) -> list[dict]:
             for n, t, p in flat[:top]]
 
 
-def format_pairs(pairs: list[dict]) -> str:
-    lines = [f"{'true':<6}{'predicted':<11}{'count':>6}{'share':>8}"]
-    lines += [f"{p['true']:<6}{p['predicted']:<11}{p['count']:>6}{p['share']:>8.1%}" for p in pairs]
-    return "\n".join(lines) if pairs else "no mistakes"
+def mistakes_figure(mistakes: Mistakes, limit: int = 40, columns: int = 10):
+    """A matplotlib figure of the `limit` most confident mistakes: 'true > predicted confidence'."""
+    from letterlab.evaluation.figures import new_figure
+
+    shown = min(limit, len(mistakes.index))
+    rows = max(1, -(-shown // columns))
+    figure = new_figure(figsize=(1.1 * columns, 1.3 * rows + 0.4), dpi=100)
+    axes = figure.subplots(rows, columns, squeeze=False)
+    for k, axis in enumerate(axes.flat):
+        axis.axis("off")
+        if k < shown:
+            axis.imshow(mistakes.data.images[mistakes.index[k]], cmap="gray", vmin=0, vmax=255)
+            axis.set_title(f"{LETTERS[mistakes.labels[k]]}>{LETTERS[mistakes.predicted[k]]} {mistakes.confidence[k]:.2f}", fontsize=8)
+    figure.suptitle(f"{len(mistakes.index)} of {len(mistakes.data)} images misclassified"
+                    f"{f'; the {shown} most confident' if shown < len(mistakes.index) else ''} (true>predicted confidence)", fontsize=9)
+    figure.tight_layout()
+    return figure
 
 
 def grid_image(images: np.ndarray, captions: list[str], columns: int = 10):
@@ -114,13 +127,13 @@ def write_error_report(mistakes: Mistakes, out_dir: Path, top_pairs: int = 5) ->
     return report
 
 
-def run_mistakes(run_dir: Path, data_path: str | None, device_name: str = "auto") -> Mistakes:
+def run_mistakes(run_dir: Path, data_path: str | None = None, device=None) -> Mistakes:
     """Load the trained run, predict every evaluation image and return its mistakes."""
-    from letterlab.evaluation.run_results import evaluation_data
+    from letterlab.data.run_data import evaluation_data
     from letterlab.evaluation.trained import load_trained, probabilities
     from letterlab.models.inputs import pick_device
 
-    device = pick_device(device_name)
+    device = pick_device(device)
     config, model = load_trained(run_dir, device)
     data = evaluation_data(run_dir, data_path)
     return find_mistakes(data, probabilities(model, data.images, device, config.train.precision))

@@ -58,15 +58,3 @@ def _flops(layer: nn.Module, output: torch.Tensor) -> int:
 def training_flops_per_image(model: nn.Sequential) -> int:
     """Forward + backward of the matmuls and convolutions, counted as 3x the forward pass."""
     return 3 * sum(row.forward_flops for row in describe(model))
-
-
-def format_summary(model: nn.Sequential, title: str = "") -> str:
-    rows = describe(model)
-    lines = [f"Model: {title}" if title else "Model", "=" * 66, f"{'Layer (type)':<32}{'Output shape':<20}{'Param #':>14}", "=" * 66]
-    for row in rows:
-        shape = "(None, " + ", ".join(map(str, row.output_shape)) + ")"
-        lines.append(f"{row.name + ' (' + row.kind + ')':<32}{shape:<20}{row.parameters:>14,}")
-    total = sum(row.parameters for row in rows)
-    flops = 3 * sum(row.forward_flops for row in rows)
-    lines += ["=" * 66, f"Total params: {total:,}", f"Training FLOPs per image: {flops / 1e6:,.2f} M", ""]
-    return "\n".join(lines)

@@ -124,6 +124,10 @@ class TrainConfig:
     # image whose copies carry different labels. "near": also both images of every near-duplicate
     # pair (perceptual hash, then pixel check) whose labels differ.
     clean_train: Literal["none", "exact", "near"] = "none"
+    # The faster ways to take a step (letterlab.training.loop lists them: the written-out MLP step,
+    # stacked seeds, CUDA graphs); false: every step through plain autograd, for teaching and
+    # debugging. Both give the same numbers up to float rounding.
+    fast_paths: bool = True
 
 
 ModelConfig = Union[MLPConfig, CNNConfig, ResNetConfig]

@@ -11,14 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from letterlab.config import RunConfig
+from letterlab.run_config import RunConfig
 from letterlab.models.build import build_model
 from letterlab.models.presets import HOMEWORK_PRESETS
-from letterlab.models.summary import count_parameters
+from letterlab.models.describe import count_parameters
 from letterlab.reports.profiles import differences_from_homework
-from letterlab.training.files import write_json_atomic
-from letterlab.training.run_folder import CONFIG, ENVIRONMENT, RESULTS, read_config, read_json
-from letterlab.training.writers import METRICS, TIMING, read_jsonl
+from letterlab.files import write_json_atomic
+from letterlab.runs import ENVIRONMENT, METRICS, RESULTS, TIMING, is_finished, read_config, read_json, read_jsonl
 
 SUMMARY = "summary.json"
 FINAL_NUMBERS = ("train_accuracy", "train_loss", "val_accuracy", "val_loss", "test_accuracy", "test_loss",
@@ -84,7 +83,7 @@ def load_experiments(out: Path) -> list[Experiment]:
     """Every finished run (config.json and results.json present) directly under `out`, grouped into
     experiments in the homework's order, the double-softmax variants after the presets."""
     experiments: dict[str, Experiment] = {}
-    for path in sorted(p for p in Path(out).iterdir() if (p / CONFIG).exists() and (p / RESULTS).exists()):
+    for path in sorted(p for p in Path(out).iterdir() if is_finished(p)):
         run = read_run(path)
         experiments.setdefault(run.experiment, Experiment(run.experiment)).runs.append(run)
     for experiment in experiments.values():

@@ -1,5 +1,11 @@
-"""The run folder is the contract: resolved config, command line, versions, data hash, metrics,
-checkpoint, weights, TensorBoard events and results. Reports are rendered from these files alone."""
+"""The run folder is the contract: every file a run folder holds is named here, with its readers.
+
+Written by training: config.json (resolved config), environment.json (command line, versions, seed,
+data hash), metrics.jsonl and timing.jsonl (one line per epoch), the TensorBoard event files,
+checkpoint.pt with checkpoint.json (its SHA-256), model.safetensors and probes.npz. Written by
+evaluation: results.json and confusion.txt (test scores), errors/ (`letterlab errors`), figures/
+(inspection and calibration PNGs), calibration.json, inspection.json (for reports) and review.json
+(a person's answers). Reports are rendered from these files alone."""
 
 from __future__ import annotations
 
@@ -16,12 +22,21 @@ from pathlib import Path
 import numpy as np
 
 from letterlab import __version__
-from letterlab.config import RunConfig, run_from_dict, to_dict
+from letterlab.run_config import RunConfig, run_from_dict, to_dict
 from letterlab.data.dataset import DataSplits
 from letterlab.errors import LetterlabError
-from letterlab.training.files import write_json_atomic
+from letterlab.files import write_json_atomic
 
-CONFIG, ENVIRONMENT, RESULTS, LOCK = "config.json", "environment.json", "results.json", ".lock"
+CONFIG, ENVIRONMENT, LOCK = "config.json", "environment.json", ".lock"
+METRICS, TIMING = "metrics.jsonl", "timing.jsonl"
+EVENTS = "events.out.tfevents.*"
+APPEND_ONLY = (METRICS, TIMING, EVENTS)  # only ever appended to; a checkpoint records their sizes
+CHECKPOINT, CHECKPOINT_INFO, WEIGHTS = "checkpoint.pt", "checkpoint.json", "model.safetensors"
+PROBES = "probes.npz"
+RESULTS, CONFUSION = "results.json", "confusion.txt"
+ERRORS = "errors"  # folder: errors.json and the grids of `letterlab errors`
+FIGURES = "figures"  # folder: inspection and calibration PNGs
+CALIBRATION, INSPECTION, REVIEW = "calibration.json", "inspection.json", "review.json"
 
 
 def new_run_dir(out: str | None, preset: str, root: str = "runs") -> Path:
@@ -122,4 +137,17 @@ def read_config(run_dir: Path) -> RunConfig:
 
 
 def read_json(path: Path) -> dict:
+    """The JSON object in `path`; {} when the file does not exist."""
     return json.loads(Path(path).read_text()) if Path(path).exists() else {}
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """One dict per line of a JSON-lines file; [] when the file does not exist."""
+    if not Path(path).exists():
+        return []
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def is_finished(run_dir: Path) -> bool:
+    """True when the run was trained to the end and scored (config.json and results.json exist)."""
+    return (Path(run_dir) / CONFIG).exists() and (Path(run_dir) / RESULTS).exists()

@@ -1,0 +1,395 @@
+"""letterlab's Python API: train, load, evaluate, compare, look inside and report, from a notebook
+or a script. The `letterlab` command is a thin layer over these functions.
+
+    import letterlab
+    run = letterlab.train("mlp-tanh-100x2", epochs=5)       # the embedded default letters
+    run.evaluate().accuracy
+    run.plot_curves()                                        # a matplotlib Figure, shown inline
+
+Results are dataclasses; figures are `matplotlib.figure.Figure` objects (returned, never saved or
+shown behind your back); devices are a `torch.device` or a name ("cpu", "cuda", "auto" = None).
+Nothing global changes: no matplotlib backend switch, no change of torch's thread count, and
+torch's random state is the same after training as before."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import torch
+
+from letterlab.run_config import RunConfig
+from letterlab.data.dataset import LetterImages, LoadedData
+from letterlab.errors import LetterlabError
+from letterlab.evaluation.calibration import Calibration
+from letterlab.evaluation.mistakes import Mistakes
+from letterlab.evaluation.scoring import Evaluation, RunResults
+from letterlab.evaluation.statistics import Comparison
+from letterlab.models.describe import LayerRow
+from letterlab.models.inputs import pick_device
+from letterlab.runs import CONFIG, ERRORS, METRICS, TIMING, read_jsonl
+
+DataLike = str | Path | LetterImages | None  # a path any loader reads, images in memory, or None: the run's own test split
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One epoch of a run's training, from metrics.jsonl and timing.jsonl."""
+
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float  # NaN when the run has no validation part
+    val_accuracy: float
+    seconds: float | None  # wall-clock time of the epoch's training steps
+    first_layer_grad: float  # mean |dL/dW| reaching the first layer
+
+
+class Run:
+    """A run folder (trained, or being trained) and the model in it.
+
+    `path`, `config` (RunConfig), `model` (torch.nn.Module in evaluation mode, loaded once),
+    `history` (EpochRecord per epoch), `results` (RunResults, None until finished); methods to
+    evaluate, predict, find the errors, calibrate and plot."""
+
+    def __init__(self, path: str | Path, device: torch.device | str | None = None):
+        self.path = Path(path)
+        if not (self.path / CONFIG).exists():
+            raise LetterlabError(f"{self.path}: not a letterlab run folder (no {CONFIG})")
+        self.device = pick_device(device)
+
+    def __repr__(self) -> str:
+        done = self.results
+        state = f"test accuracy {done.test_accuracy:.4f}" if done else f"{len(self.history)} epochs, not finished"
+        return f"Run({str(self.path)!r}: {self.config.preset or 'custom'}, {state})"
+
+    @cached_property
+    def config(self) -> RunConfig:
+        from letterlab.runs import read_config
+
+        return read_config(self.path)
+
+    @cached_property
+    def model(self) -> torch.nn.Module:
+        from letterlab.evaluation.trained import load_trained
+
+        return load_trained(self.path, self.device)[1]
+
+    @property
+    def results(self) -> RunResults | None:
+        from letterlab.evaluation.scoring import read_results
+
+        return read_results(self.path)
+
+    @property
+    def history(self) -> list[EpochRecord]:
+        seconds = {t["epoch"]: t["seconds"] for t in read_jsonl(self.path / TIMING)}
+        return [EpochRecord(m["epoch"], m["train_loss"], m["train_accuracy"], m["val_loss"], m["val_accuracy"],
+                            seconds.get(m["epoch"]), m["first_layer_grad"]) for m in read_jsonl(self.path / METRICS)]
+
+    def data(self, data: DataLike = None) -> LetterImages:
+        """The images the run is judged on: `data` (a path: its test part if it has one), or the
+        run's own test split."""
+        from letterlab.data.run_data import evaluation_data
+
+        return data if isinstance(data, LetterImages) else evaluation_data(self.path, data)
+
+    def evaluate(self, data: DataLike = None, *, tta: bool = False) -> Evaluation:
+        """Accuracy with its 95% interval, confusion matrix, per-class scores, every prediction.
+        `tta`: average over shifted and scaled views of each image."""
+        images = self.data(data)
+        if tta:
+            return evaluate_ensemble([self], images, tta=True, device=self.device)
+        from letterlab.evaluation.scoring import score
+
+        return score(self.model, images, self.device, self.config.train.precision, self.config.train.loss)
+
+    def predict(self, images, *, invert: bool = False) -> np.ndarray:
+        """Probabilities (N, 10) for images: uint8 arrays (28, 28) or (N, 28, 28), PIL images or
+        image files (any size and colour, converted as `letterlab predict` converts them), or a
+        list of these. `invert`: the images are dark letters on a light background."""
+        from letterlab.evaluation.trained import probabilities
+
+        return probabilities(self.model, as_letter_images(images, invert), self.device, self.config.train.precision)
+
+    def errors(self, data: DataLike = None) -> Mistakes:
+        """The misclassified images, most confident first."""
+        from letterlab.evaluation.mistakes import find_mistakes
+
+        images = self.data(data)
+        return find_mistakes(images, self.evaluate(images).probabilities)
+
+    def write_errors(self, data: DataLike = None, out: str | Path | None = None) -> dict:
+        """Grids of the mistakes (all, and per most confused pair) and errors.json, in `out`
+        (default RUN/errors); returns errors.json's content."""
+        from letterlab.evaluation.mistakes import write_error_report
+
+        return write_error_report(self.errors(data), Path(out) if out else self.path / ERRORS)
+
+    def calibrate(self, data: str | Path | None = None) -> Calibration:
+        """ECE and NLL before and after temperature scaling fitted on the validation split;
+        writes calibration.json and figures/reliability.png into the run folder."""
+        from letterlab.evaluation.calibration import calibrate_run
+
+        return calibrate_run(self.path, data, self.device)
+
+    def inspect(self, *, filters: bool = False, layer: int = 1, maps: Iterable[int] = (), saliency: Iterable[int] = (),
+                data: str | Path | None = None) -> list[Path]:
+        """Write filters, feature maps and saliency of test images (by index) as PNGs into
+        RUN/figures/ and the run's TensorBoard; returns the PNG paths."""
+        from letterlab.evaluation.inspect import inspect_run
+
+        return inspect_run(self.path, filters=filters, layer=layer, maps=list(maps), saliency=list(saliency),
+                           data_path=data, device=self.device)
+
+    def layers(self) -> list[LayerRow]:
+        """Each layer's name, type, output shape, parameters and FLOPs (a Keras-style summary)."""
+        return summary(self.config)
+
+    def resume(self, *, progress: bool | None = None) -> Run:
+        """Continue an interrupted run from its last checkpoint (byte-identical metrics on a CPU)."""
+        from letterlab.pipeline import train_and_evaluate
+        from letterlab.training.checkpoint import checkpoint_info
+
+        checkpoint_info(self.path)  # refuse a missing or tampered checkpoint before loading any data
+        train_and_evaluate(self.config, self.path, self.device, resume=True, progress=progress)
+        self.__dict__.pop("model", None)
+        return self
+
+    # Figures: each a matplotlib Figure, returned; it shows inline as a notebook cell's value.
+
+    def plot_curves(self):
+        """Loss and accuracy per batch (top) and per epoch (bottom), training and validation."""
+        from letterlab.reports.experiments import Experiment, read_run
+        from letterlab.reports.plots import curves_figure
+
+        run = read_run(self.path)
+        return curves_figure(Experiment(self.config.preset or self.path.name, [run]))
+
+    def plot_confusion(self, data: DataLike = None):
+        """The confusion matrix on the test images, every count written in."""
+        from letterlab.evaluation.figures import confusion_figure
+
+        evaluation = self.evaluate(data)
+        return confusion_figure(evaluation.confusion, f"{self.path.name}: accuracy {evaluation.accuracy:.4f} on {evaluation.n} images")
+
+    def plot_errors(self, data: DataLike = None, limit: int = 40):
+        """The `limit` most confident mistakes, each with its true and predicted letter."""
+        from letterlab.evaluation.mistakes import mistakes_figure
+
+        return mistakes_figure(self.errors(data), limit)
+
+    def plot_filters(self, layer: int = 1):
+        """Conv layer `layer`'s kernels as a grid; for an MLP, the first layer's weights as 28x28 images."""
+        from letterlab.evaluation.inspect import filters_figure
+
+        return filters_figure(self.model, layer)
+
+    def plot_feature_maps(self, indices: int | Iterable[int], layer: int = 1, data: DataLike = None):
+        """For test images `indices`, each image beside its feature maps after conv block `layer` (CNNs)."""
+        from letterlab.evaluation.inspect import maps_figure
+
+        images, captions = self._picked(indices, data)
+        return maps_figure(self.model, images, captions, layer)
+
+    def plot_saliency(self, indices: int | Iterable[int], data: DataLike = None):
+        """For test images `indices`: the image, its gradient saliency and (CNNs) Grad-CAM."""
+        from letterlab.evaluation.inspect import saliency_figure
+
+        images, captions = self._picked(indices, data)
+        return saliency_figure(self.model, images, captions)
+
+    def _picked(self, indices: int | Iterable[int], data: DataLike) -> tuple[np.ndarray, list[str]]:
+        from letterlab import LETTERS
+
+        images = self.data(data)
+        picked = [indices] if isinstance(indices, (int, np.integer)) else list(indices)
+        bad = [i for i in picked if not 0 <= i < len(images)]
+        if bad or not picked:
+            raise LetterlabError(f"image index {bad[0] if bad else 'missing'}: {images.source} has test images 0..{len(images) - 1}")
+        return images.images[picked], [f"test image {i}: {LETTERS[images.labels[i]]}" for i in picked]
+
+
+def as_letter_images(images, invert: bool = False) -> np.ndarray:
+    """uint8 (N, 28, 28) from one or many uint8 arrays, PIL images or image file paths."""
+    from letterlab.data.image_file import letter_pixels, read_letter_image
+
+    if isinstance(images, np.ndarray) and images.dtype == np.uint8 and images.shape[-2:] == (28, 28) and images.ndim in (2, 3):
+        stacked = images.reshape(-1, 28, 28)
+        return 255 - stacked if invert else stacked
+    items = images if isinstance(images, (list, tuple)) else [images]
+    out = []
+    for item in items:
+        if isinstance(item, (str, Path)):
+            out.append(read_letter_image(item, invert))
+        elif isinstance(item, np.ndarray) and item.dtype == np.uint8 and item.shape == (28, 28):
+            out.append(255 - item if invert else item)
+        elif hasattr(item, "convert") and hasattr(item, "resize"):  # a PIL image
+            out.append(letter_pixels(item, invert))
+        else:
+            raise LetterlabError(f"cannot read {type(item).__name__} as a letter image: give uint8 (28, 28) arrays, PIL images or paths")
+    return np.stack(out)
+
+
+def config(preset: str | Path | RunConfig | None = None, data: str | Path | None = None, **overrides: Any) -> RunConfig:
+    """A RunConfig from a preset name, a TOML file or a RunConfig, with overrides of config fields
+    (e.g. epochs=3, lr=0.01, seed=1, hidden=[64], fast_paths=False); unknown names are refused."""
+    from letterlab.models.presets import resolve_config
+
+    return resolve_config(preset, data, **overrides)
+
+
+def presets() -> dict[str, str]:
+    """Every preset's name with a one-line description."""
+    from letterlab.models.presets import preset_descriptions
+
+    return preset_descriptions()
+
+
+def load_data(path: str | Path | None = None, *, seed: int = 0) -> LoadedData:
+    """Letter images from any supported format (course folder, .data/.pkl, A-J folders, .tar.gz, idx,
+    .npz); None: the embedded default set, rendered with `seed`."""
+    from letterlab.data.registry import load_data as load
+
+    return load(path, seed=seed)
+
+
+def load_run(path: str | Path, device: torch.device | str | None = None) -> Run:
+    """An existing run folder."""
+    return Run(path, device)
+
+
+def _new_run(config: RunConfig, out: str | Path | None) -> Path:
+    from letterlab.runs import new_run_dir
+
+    return new_run_dir(str(out) if out else None, config.preset)
+
+
+def train(preset_or_config: str | Path | RunConfig, data: str | Path | None = None, *, out: str | Path | None = None,
+          device: torch.device | str | None = None, progress: bool | None = None,
+          announce: Callable[[str], None] | None = None, **overrides: Any) -> Run:
+    """Train a preset name, a RunConfig or a TOML file's config (with `overrides` of its fields)
+    on `data` (None: the embedded default) into the run folder `out` (default runs/<preset>-<time>),
+    exactly as `letterlab train` does, then score its test part. `progress`: True a bar, False
+    nothing, None a bar when watched (terminal, notebook), else a line per epoch."""
+    from letterlab.pipeline import train_and_evaluate
+
+    run_config = config(preset_or_config, data, **overrides)
+    run_dir = _new_run(run_config, out)
+    train_and_evaluate(run_config, run_dir, device, progress=progress, announce=announce or (lambda _: None))
+    return Run(run_dir, device)
+
+
+def train_seeds(preset_or_config: str | Path | RunConfig, seeds: int, data: str | Path | None = None, *,
+                out: str | Path | None = None, device: torch.device | str | None = None, progress: bool | None = None,
+                announce: Callable[[str], None] | None = None, **overrides: Any) -> list[Run]:
+    """`seeds` runs with seeds seed..seed+seeds-1, into out/seed<k>; an MLP's seeds are trained
+    together as one stacked model (each run the same as trained alone, up to float rounding)."""
+    from letterlab.errors import ConfigError
+    from letterlab.pipeline import train_and_evaluate, train_seeds_and_evaluate
+    from letterlab.training.stacked import can_stack
+
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {seeds}")
+    base = config(preset_or_config, data, **overrides)
+    folder = _new_run(base, out)
+    configs = [dataclasses.replace(base, train=dataclasses.replace(base.train, seed=base.train.seed + k)) for k in range(seeds)]
+    run_dirs = [folder / f"seed{c.train.seed}" for c in configs]
+    for run_dir in run_dirs:
+        run_dir.mkdir()
+    if announce:
+        announce(f"run folders: {', '.join(map(str, run_dirs))}")
+    if can_stack(configs):
+        train_seeds_and_evaluate(configs, run_dirs, device, announce=announce or (lambda _: None))
+    else:
+        for run_config, run_dir in zip(configs, run_dirs):
+            train_and_evaluate(run_config, run_dir, device, progress=progress, announce=announce or (lambda _: None))
+    return [Run(run_dir, device) for run_dir in run_dirs]
+
+
+def _run(run: Run | str | Path, device=None) -> Run:
+    return run if isinstance(run, Run) else Run(run, device)
+
+
+def compare(run_a: Run | str | Path, run_b: Run | str | Path, data: str | Path | None = None, *,
+            device: torch.device | str | None = None) -> Comparison:
+    """Both runs' accuracies with 95% intervals on the same images, and McNemar's exact test."""
+    from letterlab.evaluation.statistics import compare_runs
+
+    return compare_runs(_run(run_a).path, _run(run_b).path, data, device)
+
+
+def evaluate_ensemble(runs: list[Run | str | Path], data: DataLike = None, *, tta: bool = False,
+                      device: torch.device | str | None = None) -> Evaluation:
+    """The averaged prediction of several runs (and with `tta`, of shifted and scaled views)."""
+    from letterlab.evaluation.ensemble import score_ensemble
+
+    runs = [_run(run, device) for run in runs]
+    return score_ensemble([run.path for run in runs], runs[0].data(data), pick_device(device), tta)
+
+
+def summary(preset_or_config: str | Path | RunConfig) -> list[LayerRow]:
+    """The model's layers: name, type, output shape, parameters, FLOPs per image."""
+    from letterlab.models.build import build_model
+    from letterlab.models.describe import describe
+
+    return describe(build_model(config(preset_or_config).model))
+
+
+@dataclass(frozen=True)
+class Report:
+    """A folder of run folders with its report: summary.json, report.md, report.html; `table` has
+    one record per experiment (the report's comparison table), `answers` the homework's questions."""
+
+    path: Path
+    html: Path
+    markdown: Path
+    summary: Path
+    table: list[dict]
+    answers: list[dict]
+
+
+def report(folder: str | Path, ablation: str | Path | None = None) -> Report:
+    """(Re)write the report of the finished run folders under `folder` (and an ablation folder's
+    runs for its "how far can we go" section)."""
+    from letterlab.reports.document import render_report
+    from letterlab.reports.experiments import load_experiments
+    from letterlab.reports.questions import answer_all
+    from letterlab.runs import read_json
+
+    folder = Path(folder)
+    written = render_report(folder, Path(ablation) if ablation else None)
+    experiments = read_json(written["summary"])["experiments"]
+    table = [{"experiment": name, "parameters": e["parameters"], "epochs": e["epochs"], "seeds": len(e["seeds"]),
+              **{key: e[key]["mean"] for key in ("train_seconds", "seconds_per_epoch", "train_accuracy", "val_accuracy",
+                                                   "test_accuracy", "test_loss")},
+              "test_accuracy_std": e["test_accuracy"]["std"]} for name, e in experiments.items()]
+    answers = [{"number": a.number, "title": a.title, "claim": a.claim, "verdicts": a.verdicts}
+               for a in answer_all(load_experiments(folder))]
+    return Report(folder, written["html"], written["markdown"], written["summary"], table, answers)
+
+
+def reproduce(data: str | Path | None = None, *, out: str | Path | None = None, presets: list[str] | None = None,
+              profile: str = "default", seeds: int = 1, faithful: bool = False, force: bool = False,
+              device: torch.device | str | None = None, progress: bool | None = None, ablation: str | Path | None = None,
+              announce: Callable[[str], None] | None = None) -> Report:
+    """Train the homework's experiments (or `presets`) into `out` (default reports/<time>) under
+    `profile` ("quick", "default", "full"), reusing finished runs and resuming interrupted ones,
+    inspect every run, and write the report that answers the homework's questions."""
+    import time
+
+    from letterlab.models.presets import HOMEWORK_PRESETS
+    from letterlab.reports.reproduce import plan_runs
+    from letterlab.reports.reproduce import reproduce as train_all
+
+    folder = Path(out or f"reports/{time.strftime('%Y%m%d-%H%M%S')}")
+    source = str(Path(data).resolve()) if data else ""
+    plan = plan_runs(list(presets or HOMEWORK_PRESETS), profile, seeds, faithful, source)
+    if announce:
+        announce(f"output folder: {folder} ({len(plan)} runs, profile {profile}; rerun with --out {folder} to continue)")
+    train_all(folder, plan, force=force, device=device, progress=progress, announce=announce or (lambda _: None))
+    return report(folder, ablation)

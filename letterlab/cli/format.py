@@ -1,0 +1,87 @@
+"""Text for the terminal, made from the API's result dataclasses: the only place results become prose."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from letterlab import LETTERS
+from letterlab.evaluation.metrics import format_confusion
+
+
+def per_class_table(scores: dict[str, dict[str, float]]) -> str:
+    lines = [f"{'letter':<8}{'precision':>10}{'recall':>10}{'f1':>10}{'n':>8}"]
+    for letter, s in scores.items():
+        lines.append(f"{letter:<8}{s['precision']:>10.3f}{s['recall']:>10.3f}{s['f1']:>10.3f}{s['support']:>8}")
+    return "\n".join(lines)
+
+
+def evaluation_text(evaluation, note: str = "") -> str:
+    """Accuracy line, confusion matrix and per-class table of an Evaluation."""
+    return "\n".join([f"test accuracy: {evaluation.accuracy:.4f} on {evaluation.n} images ({evaluation.source}){note}", "",
+                      "confusion matrix (rows: true letter, columns: predicted):", format_confusion(np.asarray(evaluation.confusion)),
+                      "", per_class_table(evaluation.per_class)])
+
+
+def results_text(results) -> str:
+    """A finished run's RunResults: training time, last validation accuracy, then its test scores."""
+    lines = []
+    if results.seconds_per_epoch:
+        validation = ("no validation part" if results.val_accuracy is None or math.isnan(results.val_accuracy)
+                      else f"final validation accuracy {results.val_accuracy:.4f}")
+        lines.append(f"trained {results.epochs} epochs in {results.train_seconds:.1f} s ({results.seconds_per_epoch:.2f} s per epoch); {validation}")
+    lines += [f"test accuracy: {results.test_accuracy:.4f} on {results.test_n} images ({results.test_source})", "",
+              "confusion matrix (rows: true letter, columns: predicted):", format_confusion(np.asarray(results.confusion)),
+              "", per_class_table(results.per_class)]
+    return "\n".join(lines)
+
+
+def top_k_text(name: str, probabilities: np.ndarray, k: int) -> str:
+    best = np.argsort(-probabilities)[:k]
+    return f"{name}: " + ", ".join(f"{LETTERS[i]} {probabilities[i]:.3f}" for i in best)
+
+
+def top_k_records(name: str, probabilities: np.ndarray, k: int) -> dict:
+    best = np.argsort(-probabilities)[:k]
+    return {"image": name, "letter": LETTERS[best[0]],
+            "top": [{"letter": LETTERS[i], "probability": float(probabilities[i])} for i in best]}
+
+
+def pairs_table(pairs: list[dict]) -> str:
+    lines = [f"{'true':<6}{'predicted':<11}{'count':>6}{'share':>8}"]
+    lines += [f"{p['true']:<6}{p['predicted']:<11}{p['count']:>6}{p['share']:>8.1%}" for p in pairs]
+    return "\n".join(lines) if pairs else "no mistakes"
+
+
+def comparison_text(result) -> str:
+    lines = [f"{result.n} images from {result.data}"]
+    for key, r in (("A", result.a), ("B", result.b)):
+        lines.append(f"{key} {r.run}: accuracy {r.accuracy:.4f} (95% CI {r.ci95[0]:.4f}-{r.ci95[1]:.4f}), {r.correct}/{r.n}")
+    verdict = "significant" if result.significant else "not significant"
+    lines.append(f"only A correct: {result.only_a_correct}, only B correct: {result.only_b_correct}")
+    lines.append(f"McNemar exact p = {result.p_value:.4g}: the difference is {verdict} at {result.alpha}")
+    return "\n".join(lines)
+
+
+def calibration_text(result) -> str:
+    b, a = result.before, result.after
+    return "\n".join([
+        f"{result.n} test images from {result.data}; temperature fitted on the validation split "
+        f"(T = 1 for a run without one): T = {result.temperature:.4f}",
+        f"ECE ({result.bins} bins): {b['ece']:.4f} before, {a['ece']:.4f} after",
+        f"NLL: {b['nll']:.4f} before, {a['nll']:.4f} after (accuracy {b['accuracy']:.4f}, unchanged by T)",
+        f"reliability diagram: {result.figure}",
+    ])
+
+
+def layers_text(rows, title: str = "") -> str:
+    """A Keras-style summary of LayerRows: output shapes, parameters, total and training FLOPs."""
+    lines = [f"Model: {title}" if title else "Model", "=" * 66, f"{'Layer (type)':<32}{'Output shape':<20}{'Param #':>14}", "=" * 66]
+    for row in rows:
+        shape = "(None, " + ", ".join(map(str, row.output_shape)) + ")"
+        lines.append(f"{row.name + ' (' + row.kind + ')':<32}{shape:<20}{row.parameters:>14,}")
+    total = sum(row.parameters for row in rows)
+    flops = 3 * sum(row.forward_flops for row in rows)
+    lines += ["=" * 66, f"Total params: {total:,}", f"Training FLOPs per image: {flops / 1e6:,.2f} M", ""]
+    return "\n".join(lines)
