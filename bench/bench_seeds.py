@@ -19,9 +19,9 @@ import torch
 from letterlab.data.registry import load_data
 from letterlab.data.split import make_splits
 from letterlab.models.presets import get_preset
+from letterlab.runs import TIMING, read_jsonl
 from letterlab.training.session import train_run
 from letterlab.training.stacked import train_stacked
-from letterlab.runs import TIMING, read_jsonl
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "notmnist" / "course"
 

@@ -22,14 +22,14 @@ from torch import nn
 from torch.nn import functional as F
 
 from letterlab.data.registry import load_data
-from letterlab.pipeline import epoch_hooks
 from letterlab.data.split import make_splits
 from letterlab.models.build import build_model
+from letterlab.models.describe import training_flops_per_image
 from letterlab.models.inputs import images_to_tensor
 from letterlab.models.presets import HOMEWORK_PRESETS, get_preset
-from letterlab.models.describe import training_flops_per_image
-from letterlab.training.session import train_run
+from letterlab.pipeline import epoch_hooks
 from letterlab.runs import TIMING, read_jsonl
+from letterlab.training.session import train_run
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "notmnist" / "course"
 
@@ -63,7 +63,7 @@ def conv_peak(model: nn.Module, batch: int) -> float | None:
             conv = nn.Conv2d(layer.in_channels, layer.out_channels, layer.kernel_size, layer.stride, layer.padding).to(memory_format=torch.channels_last)
             inputs = torch.randn(x.shape).to(memory_format=torch.channels_last).requires_grad_()
 
-            def step():
+            def step(conv=conv, inputs=inputs):
                 conv(inputs).sum().backward()
 
             out = conv(inputs)
@@ -187,8 +187,8 @@ def main() -> None:
         best = {name: max(values) if values else None for name, values in rates.items()}
         peak = conv_peak(model, config.train.batch_size) if not mlp else matmul
         achieved = best["ours"] * training_flops_per_image(model) / 1e9
-        cell = lambda name, width: f"{best[name]:>{width},.0f}" if best[name] else " " * width
-        times = lambda name: f"{best['ours'] / best[name]:>6.2f}" if best[name] else " " * 6
+        cell = lambda name, width, best=best: f"{best[name]:>{width},.0f}" if best[name] else " " * width
+        times = lambda name, best=best: f"{best['ours'] / best[name]:>6.2f}" if best[name] else " " * 6
         print(f"{preset:<16}{cell('ours', 11)}{cell('reference', 11)}{best['ours'] / best['reference']:>7.2f}{achieved:>9.1f}{peak:>6.0f}"
               f"{achieved / peak:>9.0%}{cell('wall', 12)}{cell('shuffle', 9)}{cell('idiomatic', 11)}{times('idiomatic')}{cell('sklearn', 9)}{times('sklearn')}")
 

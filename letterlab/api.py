@@ -14,15 +14,15 @@ torch's random state is the same after training as before."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 import torch
 
-from letterlab.run_config import RunConfig
 from letterlab.data.dataset import LetterImages, LoadedData
 from letterlab.errors import LetterlabError
 from letterlab.evaluation.calibration import Calibration
@@ -31,6 +31,7 @@ from letterlab.evaluation.scoring import Evaluation, RunResults
 from letterlab.evaluation.statistics import Comparison
 from letterlab.models.describe import LayerRow
 from letterlab.models.inputs import pick_device
+from letterlab.run_config import RunConfig
 from letterlab.runs import CONFIG, ERRORS, METRICS, TIMING, read_jsonl
 
 DataLike = str | Path | LetterImages | None  # a path any loader reads, images in memory, or None: the run's own test split

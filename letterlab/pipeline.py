@@ -7,17 +7,17 @@ and restored after each call here, so a caller's own random numbers are not dist
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 
-from letterlab.run_config import RunConfig
 from letterlab.data.run_data import load_run_splits, load_splits
 from letterlab.evaluation.epoch_hooks import DEFAULT_EPOCH_HOOKS
 from letterlab.evaluation.probes import probes_per_epoch
 from letterlab.evaluation.scoring import RunResults, score, write_results
 from letterlab.models.inputs import pick_device
+from letterlab.run_config import RunConfig
 
 
 def epoch_hooks(config: RunConfig, extra_hooks=()) -> tuple:

@@ -10,7 +10,7 @@ import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from letterlab.errors import ConfigError
 
@@ -130,7 +130,7 @@ class TrainConfig:
     fast_paths: bool = True
 
 
-ModelConfig = Union[MLPConfig, CNNConfig, ResNetConfig]
+ModelConfig = MLPConfig | CNNConfig | ResNetConfig
 
 
 @dataclass

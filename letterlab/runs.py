@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from letterlab import __version__
-from letterlab.run_config import RunConfig, run_from_dict, to_dict
 from letterlab.data.dataset import DataSplits
 from letterlab.errors import LetterlabError
 from letterlab.files import write_json_atomic
+from letterlab.run_config import RunConfig, run_from_dict, to_dict
 
 CONFIG, ENVIRONMENT, LOCK = "config.json", "environment.json", ".lock"
 METRICS, TIMING = "metrics.jsonl", "timing.jsonl"

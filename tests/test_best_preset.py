@@ -11,15 +11,15 @@ import torch
 from safetensors.torch import load_file
 
 from letterlab.cli.main import main
-from letterlab.run_config import run_from_dict
 from letterlab.data.dataset import DataSplits
 from letterlab.data.npz import save_npz
 from letterlab.evaluation.ensemble import TTA_VIEWS, ensemble_probabilities, view
 from letterlab.evaluation.trained import load_trained, probabilities
 from letterlab.models.build import build_model
+from letterlab.models.describe import training_flops_per_image
 from letterlab.models.inference import loss_from_logits
 from letterlab.models.presets import get_preset
-from letterlab.models.describe import training_flops_per_image
+from letterlab.run_config import run_from_dict
 from letterlab.runs import new_run_dir
 from letterlab.training.session import TrainingInterrupted, train_run
 

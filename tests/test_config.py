@@ -2,9 +2,9 @@
 
 import pytest
 
-from letterlab.run_config import CNNConfig, MLPConfig, load_toml, run_from_dict
 from letterlab.errors import ConfigError
 from letterlab.models.presets import get_preset
+from letterlab.run_config import CNNConfig, MLPConfig, load_toml, run_from_dict
 
 
 def test_presets_follow_the_homework():

@@ -6,8 +6,8 @@ import json
 import pytest
 import torch
 
-from letterlab.run_config import run_from_dict
 from letterlab.data.dataset import DataSplits
+from letterlab.run_config import run_from_dict
 from letterlab.runs import new_run_dir
 from letterlab.training.session import train_run
 

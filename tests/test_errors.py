@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from letterlab.cli.format import pairs_table
 from letterlab.cli.main import main
 from letterlab.data.dataset import LetterImages
-from letterlab.cli.format import pairs_table
-from letterlab.evaluation.mistakes import CELL, confused_pairs, find_mistakes, write_error_report
 from letterlab.evaluation.metrics import confusion_matrix, per_class_scores
+from letterlab.evaluation.mistakes import CELL, confused_pairs, find_mistakes, write_error_report
 
 
 def one_hot_probs(predicted, confidence):
@@ -71,9 +71,9 @@ def test_report_writes_grids_per_pair_and_reuses_per_class_scores(tmp_path):
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     """A one-epoch MLP trained on 300 noise images, so it makes many mistakes."""
-    from letterlab.run_config import merge, run_from_dict
-    from letterlab.pipeline import train_and_evaluate
     from letterlab.models.presets import preset_dict
+    from letterlab.pipeline import train_and_evaluate
+    from letterlab.run_config import merge, run_from_dict
     from letterlab.runs import new_run_dir
 
     root = tmp_path_factory.mktemp("errors")

@@ -15,17 +15,17 @@ from collections import namedtuple
 import pytest
 import torch
 
-import letterlab.training.loop
-from letterlab.training import manual_mlp
 import letterlab.runs
+import letterlab.training.loop
 from letterlab.cli.main import main
-from letterlab.run_config import run_from_dict
 from letterlab.data.dataset import DataSplits
 from letterlab.data.npz import save_npz
 from letterlab.data.run_data import load_splits
 from letterlab.errors import ConfigError, DataError, LetterlabError, TrainingDiverged
-from letterlab.training.checkpoint import checkpoint_info, load_checkpoint
+from letterlab.run_config import run_from_dict
 from letterlab.runs import RunLock, check_room, new_run_dir, read_config
+from letterlab.training import manual_mlp
+from letterlab.training.checkpoint import checkpoint_info, load_checkpoint
 from letterlab.training.session import new_state, train_run
 
 MLP = {"model": {"kind": "mlp", "hidden": [8], "activation": "sigmoid"}, "train": {"epochs": 2, "batch_size": 16}}

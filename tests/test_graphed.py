@@ -7,11 +7,11 @@ import warnings
 import pytest
 import torch
 
-from letterlab.run_config import run_from_dict
 from letterlab.data.dataset import DataSplits
+from letterlab.run_config import run_from_dict
+from letterlab.runs import new_run_dir
 from letterlab.training import loop
 from letterlab.training.batches import epoch_order, order_shape
-from letterlab.runs import new_run_dir
 from letterlab.training.session import train_run
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -9,15 +9,15 @@ import torch
 from torch.nn import functional as F
 
 from letterlab.cli.main import main
-from letterlab.run_config import run_from_dict
 from letterlab.data.dataset import DataSplits, LetterImages
 from letterlab.data.npz import save_npz
 from letterlab.errors import LetterlabError
 from letterlab.evaluation.inspect import explain, feature_maps, layer_weights, tile
-from letterlab.runs import PROBES
 from letterlab.evaluation.probes import choose_probes, probes_per_epoch
 from letterlab.models.build import build_model
 from letterlab.models.presets import preset_dict
+from letterlab.run_config import run_from_dict
+from letterlab.runs import PROBES
 
 
 def model_of(preset: str) -> torch.nn.Module:

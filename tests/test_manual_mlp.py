@@ -5,12 +5,12 @@ import json
 import pytest
 import torch
 
-from letterlab.run_config import run_from_dict
 from letterlab.data.dataset import DataSplits
 from letterlab.models.build import build_model
+from letterlab.run_config import run_from_dict
+from letterlab.runs import new_run_dir
 from letterlab.training import loop
 from letterlab.training.manual_mlp import can_step_manually, mlp_layers
-from letterlab.runs import new_run_dir
 from letterlab.training.session import train_run
 
 

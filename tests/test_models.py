@@ -4,12 +4,12 @@ import pytest
 import torch
 from torch import nn
 
-from letterlab.run_config import CNNConfig, ConvBlockConfig, MLPConfig
+from letterlab.cli.format import layers_text
 from letterlab.models.build import build_model
+from letterlab.models.describe import count_parameters, describe, training_flops_per_image
 from letterlab.models.layers import BatchNorm2d, Dropout
 from letterlab.models.presets import PRESETS, get_preset
-from letterlab.cli.format import layers_text
-from letterlab.models.describe import count_parameters, describe, training_flops_per_image
+from letterlab.run_config import CNNConfig, ConvBlockConfig, MLPConfig
 
 
 def mlp_parameters(widths):

@@ -14,14 +14,14 @@ import torch
 from safetensors.torch import load_file
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+import letterlab.files
 from letterlab.cli.main import main
-from letterlab.run_config import run_from_dict
 from letterlab.data.dataset import DataSplits
 from letterlab.data.npz import save_npz
 from letterlab.errors import LetterlabError
-import letterlab.files
-from letterlab.training.checkpoint import checkpoint_info, load_checkpoint, save_checkpoint
+from letterlab.run_config import run_from_dict
 from letterlab.runs import new_run_dir
+from letterlab.training.checkpoint import checkpoint_info, load_checkpoint, save_checkpoint
 from letterlab.training.session import new_state, train_run
 
 CONFIG = '[model]\nkind = "mlp"\nhidden = [32]\nactivation = "tanh"\n[train]\nepochs = 4\nbatch_size = 4\nseed = 3\n'

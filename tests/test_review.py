@@ -14,10 +14,10 @@ from PIL import Image
 from letterlab.data.dataset import LetterImages
 from letterlab.errors import LetterlabError
 from letterlab.evaluation.mistakes import find_mistakes
-from letterlab.runs import REVIEW
 from letterlab.evaluation.review.core import ReviewSession, format_summary, image_id, review_items, summarize
 from letterlab.evaluation.review.terminal import grey_256, render_image, run_terminal
 from letterlab.evaluation.review.web import IMAGE_PIXELS, ReviewServer
+from letterlab.runs import REVIEW
 
 
 def make_items(source="hand", count=4):

@@ -11,9 +11,9 @@ from PIL import Image, ImageDraw, ImageFont
 from letterlab import LETTERS
 from letterlab.data.dataset import LetterImages
 from letterlab.evaluation.mistakes import find_mistakes
-from letterlab.runs import REVIEW
 from letterlab.evaluation.review.core import ReviewSession, review_items
 from letterlab.evaluation.review.web import ReviewServer
+from letterlab.runs import REVIEW
 
 pytestmark = pytest.mark.browser
 

@@ -7,11 +7,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from letterlab.run_config import MLPConfig
 from letterlab.data.dataset import LetterImages, LoadedData
 from letterlab.data.split import make_splits
 from letterlab.models.build import build_model
 from letterlab.models.presets import get_preset
+from letterlab.run_config import MLPConfig
 from letterlab.training.session import train_run
 from letterlab.training.stacked import StackedMLP, can_stack, train_stacked
 

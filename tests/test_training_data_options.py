@@ -9,15 +9,15 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from letterlab.run_config import run_from_dict
 from letterlab.data.dataset import LetterImages, LoadedData
 from letterlab.data.npz import save_npz
+from letterlab.data.run_data import load_splits
 from letterlab.data.split import make_splits
 from letterlab.errors import ConfigError
-from letterlab.data.run_data import load_splits
 from letterlab.pipeline import epoch_hooks
 from letterlab.reports.ablation import ablation_table, how_far_blocks, read_ablation
 from letterlab.reports.blocks import Table
+from letterlab.run_config import run_from_dict
 from letterlab.runs import new_run_dir
 from letterlab.training.session import train_run
 

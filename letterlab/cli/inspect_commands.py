@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+
 from letterlab.cli.train_commands import add_device_argument
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from letterlab.cli.train_commands import add_device_argument
 

@@ -95,7 +95,7 @@ def check_parts(parts: dict[str, LetterImages], near: bool = False) -> dict:
         report["parts"][name] = {"source": parts[name].source, "images": len(parts[name]),
                                  "distinct": int(len(np.unique(mine))), "duplicate_copies": int(len(repeats)),
                                  "examples": [[where(first[group[i]]), where(i)] for i in repeats[:EXAMPLES]]}
-    for p, q in ((p, q) for p in range(len(names)) for q in range(p + 1, len(names))):
+    for p, q in ((i, j) for i in range(len(names)) for j in range(i + 1, len(names))):
         in_q = np.flatnonzero((part == q) & np.isin(group, group[part == p]))
         seen_in_p = {int(g): int(i) for i, g in zip(np.flatnonzero(part == p)[::-1], group[part == p][::-1])}
         report["between"][f"{names[p]}/{names[q]}"] = {

@@ -30,11 +30,11 @@ class LetterImages:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def subset(self, index: np.ndarray) -> "LetterImages":
+    def subset(self, index: np.ndarray) -> LetterImages:
         return LetterImages(self.images[index], self.labels[index], self.source)
 
     @staticmethod
-    def joined(parts: list["LetterImages"], source: str) -> "LetterImages":
+    def joined(parts: list[LetterImages], source: str) -> LetterImages:
         """The parts' images one after the other, as one set named `source`."""
         return LetterImages(np.concatenate([p.images for p in parts]), np.concatenate([p.labels for p in parts]), source)
 

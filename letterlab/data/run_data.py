@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from letterlab.run_config import RunConfig
 from letterlab.data.dataset import DataSplits, LetterImages, LoadedData
 from letterlab.data.registry import load_data
 from letterlab.data.split import make_splits
 from letterlab.errors import LetterlabError
+from letterlab.run_config import RunConfig
 from letterlab.runs import ENVIRONMENT, data_fingerprint, read_config, read_json
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from letterlab.evaluation.mistakes import confused_pairs
 from letterlab.evaluation.figures import confusion_image
 from letterlab.evaluation.metrics import accuracy, confusion_matrix, format_confusion
+from letterlab.evaluation.mistakes import confused_pairs
 
 
 def confusion_text(confusion: np.ndarray) -> str:

@@ -187,8 +187,8 @@ def inspect_run(run_dir: Path, *, filters: bool = False, layer: int = 1, maps: l
     from PIL import Image
     from torch.utils.tensorboard import SummaryWriter
 
-    from letterlab.evaluation.figures import figure_to_array
     from letterlab.data.run_data import evaluation_data
+    from letterlab.evaluation.figures import figure_to_array
     from letterlab.evaluation.trained import load_trained
     from letterlab.models.inputs import pick_device
     from letterlab.runs import METRICS, read_jsonl

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from letterlab.run_config import RunConfig
 from letterlab.data.dataset import LetterImages
 from letterlab.evaluation.metrics import confusion_matrix, format_confusion, per_class_scores
 from letterlab.evaluation.statistics import accuracy_with_interval
 from letterlab.files import write_json_atomic, write_text_atomic
 from letterlab.models.inference import loss_from_logits, predict_logits
 from letterlab.models.inputs import images_to_tensor
+from letterlab.run_config import RunConfig
 from letterlab.runs import CONFUSION, METRICS, RESULTS, TIMING, read_json, read_jsonl
 
 

@@ -7,18 +7,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from letterlab.run_config import RunConfig
 from letterlab.models.build import build_model
 from letterlab.models.inference import predict_logits
 from letterlab.models.inputs import images_to_tensor
+from letterlab.run_config import RunConfig
 from letterlab.runs import read_config
 from letterlab.training.checkpoint import load_weights
 
 
-def load_trained(run_dir: str | Path, device: torch.device = torch.device("cpu")) -> tuple[RunConfig, torch.nn.Module]:
-    """The run's config and its final model (from model.safetensors), in evaluation mode."""
+def load_trained(run_dir: str | Path, device: torch.device | None = None) -> tuple[RunConfig, torch.nn.Module]:
+    """The run's config and its final model (from model.safetensors) on `device` (default the CPU), in evaluation mode."""
     config = read_config(Path(run_dir))
-    model = load_weights(Path(run_dir), build_model(config.model)).to(device).eval()
+    model = load_weights(Path(run_dir), build_model(config.model)).to(device or "cpu").eval()
     return config, model
 
 

@@ -9,9 +9,9 @@ import torch
 from torch import nn
 
 from letterlab import IMAGE_SIZE, NUM_CLASSES
-from letterlab.run_config import CNNConfig, MLPConfig, ModelConfig, ResNetConfig, cnn_output_size
 from letterlab.models.layers import BatchNorm2d, Dropout, activation
 from letterlab.models.resnet import build_resnet
+from letterlab.run_config import CNNConfig, MLPConfig, ModelConfig, ResNetConfig, cnn_output_size
 
 
 def build_model(config: ModelConfig) -> nn.Sequential:

@@ -29,7 +29,7 @@ def describe(model: nn.Sequential) -> list[LayerRow]:
     with torch.no_grad():
         for name, layer in model.named_children():
             counted: list[int] = []
-            handles = [m.register_forward_hook(lambda m, _, output: counted.append(_flops(m, output)))
+            handles = [m.register_forward_hook(lambda m, _, output, counted=counted: counted.append(_flops(m, output)))
                        for m in layer.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
             try:
                 y = layer(x)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from letterlab.run_config import RunConfig, merge, model_from_dict, run_from_dict
 from letterlab.errors import ConfigError
+from letterlab.run_config import RunConfig, merge, model_from_dict, run_from_dict
 
 # Part 2: plain gradient descent, lr 0.01, batch 64, 60 epochs, the homework's random batches,
 # init Normal(0, 0.1) with zero biases.
@@ -76,7 +76,8 @@ def _describe(name: str) -> str:
         net = f"MLP 784 -> {' -> '.join(f'{h} {m.activation}' for h in m.hidden)} -> 10"
     elif m.kind == "cnn":
         extras = " with batch norm and dropout" if any(b.batch_norm for b in m.blocks) else ""
-        net = f"CNN: {len(m.blocks)} conv {m.blocks[0].kernel}x{m.blocks[0].kernel} ({', '.join(str(b.filters) for b in m.blocks)}){extras} -> FC {', '.join(map(str, m.fc))} -> 10"
+        filters = ", ".join(str(b.filters) for b in m.blocks)
+        net = f"CNN: {len(m.blocks)} conv {m.blocks[0].kernel}x{m.blocks[0].kernel} ({filters}){extras} -> FC {', '.join(map(str, m.fc))} -> 10"
     else:
         net = f"residual net (widths {', '.join(map(str, m.widths))}), batch norm, global average pooling"
     homework = "the homework's " if name in HOMEWORK_PRESETS else ""

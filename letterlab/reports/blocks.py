@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 
 @dataclass
@@ -34,4 +33,4 @@ class Image:
     alt: str
 
 
-Block = Union[Heading, Paragraph, Bullets, Table, Image]
+Block = Heading | Paragraph | Bullets | Table | Image

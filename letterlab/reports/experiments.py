@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from letterlab.run_config import RunConfig
-from letterlab.models.build import build_model
-from letterlab.models.presets import HOMEWORK_PRESETS
-from letterlab.models.describe import count_parameters
-from letterlab.reports.profiles import differences_from_homework
 from letterlab.files import write_json_atomic
+from letterlab.models.build import build_model
+from letterlab.models.describe import count_parameters
+from letterlab.models.presets import HOMEWORK_PRESETS
+from letterlab.reports.profiles import differences_from_homework
+from letterlab.run_config import RunConfig
 from letterlab.runs import ENVIRONMENT, METRICS, RESULTS, TIMING, is_finished, read_config, read_json, read_jsonl
 
 SUMMARY = "summary.json"

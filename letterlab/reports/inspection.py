@@ -9,12 +9,11 @@ from pathlib import Path
 import numpy as np
 
 from letterlab.evaluation.calibration import calibrate_run
-from letterlab.evaluation.mistakes import run_mistakes, write_error_report
 from letterlab.evaluation.inspect import inspect_run
+from letterlab.evaluation.mistakes import run_mistakes, write_error_report
 from letterlab.evaluation.statistics import accuracy_with_interval, mcnemar_exact
 from letterlab.files import write_json_atomic
 from letterlab.runs import CONFIG, ENVIRONMENT, FIGURES, INSPECTION, read_json
-
 
 
 def inspect_for_report(run_dir: Path, device=None) -> dict:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from letterlab.run_config import RunConfig, merge, run_from_dict, to_dict
 from letterlab.errors import ConfigError
 from letterlab.models.presets import HOMEWORK_PRESETS, get_preset, preset_dict
+from letterlab.run_config import RunConfig, merge, run_from_dict, to_dict
 
 PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     # A smoke run of about a minute: every preset trains and is tested, nothing is converged.

@@ -14,8 +14,8 @@ import numpy as np
 
 from letterlab.models.build import build_model
 from letterlab.models.describe import training_flops_per_image
-from letterlab.reports.inspection import mcnemar_between
 from letterlab.reports.experiments import Experiment
+from letterlab.reports.inspection import mcnemar_between
 
 SAME = 0.01  # 1 percentage point
 CONSIDERABLE = 0.02

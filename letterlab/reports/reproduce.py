@@ -4,16 +4,15 @@ and resuming interrupted ones, then render the report from those folders."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from letterlab.run_config import RunConfig
 from letterlab.errors import LetterlabError
 from letterlab.models.presets import HOMEWORK_PRESETS
 from letterlab.reports.profiles import profile_config
-from letterlab.runs import CHECKPOINT_INFO
-from letterlab.runs import CONFIG, RESULTS, read_config
+from letterlab.run_config import RunConfig
+from letterlab.runs import CHECKPOINT_INFO, CONFIG, RESULTS, read_config
 
 MLP_PRESETS = [name for name in HOMEWORK_PRESETS if name.startswith("mlp-")]
 

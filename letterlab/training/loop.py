@@ -25,16 +25,16 @@ import contextlib
 import functools
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-from letterlab.run_config import TrainConfig
 from letterlab.errors import TrainingDiverged
 from letterlab.models.inference import autocast, loss_from_logits, predict_logits
+from letterlab.run_config import TrainConfig
 from letterlab.training.augment import augment_batch, is_active
 from letterlab.training.batches import epoch_order, order_shape
 from letterlab.training.graphed import EpochGraph, can_graph
@@ -217,5 +217,5 @@ def capture_epoch(state: TrainingState, x: torch.Tensor, y: torch.Tensor, config
     try:
         return EpochGraph(functools.partial(run_steps, state, x, y, config), length, size, x.device, stream)
     except RuntimeError as error:
-        warnings.warn(f"CUDA graph capture failed, training on without it: {str(error).splitlines()[0]}", RuntimeWarning)
+        warnings.warn(f"CUDA graph capture failed, training on without it: {str(error).splitlines()[0]}", RuntimeWarning, stacklevel=2)
         return None

@@ -4,8 +4,9 @@ Through autograd and the optimizer, a step of a 784-50-10 net is about 25 small 
 few microseconds of dispatch: the arithmetic is the smaller part. Written out, a step is the
 forward pass (one batched matmul and one in-place activation per layer), the softmax cross-entropy
 gradient, and per layer one matmul for the weight gradient (applied in place) and one for the
-gradient sent down. The same function steps one model and the stacked seeds of `--seeds N`. It computes what autograd computes, up to float rounding (tests/test_manual_mlp.py), and
-records the same per-batch loss, predictions and first-layer gradient L1 norm.
+gradient sent down. The same function steps one model and the stacked seeds of `--seeds N`.
+It computes what autograd computes, up to float rounding (tests/test_manual_mlp.py), and records
+the same per-batch loss, predictions and first-layer gradient L1 norm.
 
 Used for letterlab's MLPs on a CPU with plain SGD (no momentum, no weight decay), cross-entropy on
 the logits without label smoothing, float32 and no augmentation; everything else goes through
@@ -16,8 +17,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from letterlab.run_config import TrainConfig
 from letterlab.models.layers import activation
+from letterlab.run_config import TrainConfig
 from letterlab.training.augment import is_active
 from letterlab.training.schedule import learning_rate, total_steps
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from letterlab.run_config import RunConfig
 from letterlab.training.batches import batches_per_epoch

@@ -12,16 +12,16 @@ from pathlib import Path
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
-from letterlab.run_config import RunConfig
 from letterlab.data.dataset import DataSplits, LetterImages
 from letterlab.errors import LetterlabError, TrainingDiverged
+from letterlab.files import rewind_files
 from letterlab.models.build import build_model
 from letterlab.models.inputs import images_to_tensor
+from letterlab.run_config import RunConfig
+from letterlab.runs import APPEND_ONLY, CONFIG, RunLock, check_room, write_run_description
 from letterlab.training.checkpoint import checkpoint_info, load_checkpoint, save_checkpoint, save_weights
-from letterlab.files import rewind_files
 from letterlab.training.loop import Hooks, TrainingState, fit, make_optimizer
 from letterlab.training.progress import progress_for
-from letterlab.runs import APPEND_ONLY, CONFIG, RunLock, check_room, write_run_description
 from letterlab.training.writers import MetricsFile, TensorBoardScalars, TimingFile, open_writer
 
 

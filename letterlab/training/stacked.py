@@ -18,13 +18,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from letterlab.run_config import MLPConfig, RunConfig
 from letterlab.data.dataset import DataSplits
 from letterlab.errors import TrainingDiverged
-from letterlab.runs import RunLock, write_run_description
 from letterlab.models.inference import autocast, loss_from_logits
 from letterlab.models.inputs import images_to_tensor
 from letterlab.models.layers import activation
+from letterlab.run_config import MLPConfig, RunConfig
+from letterlab.runs import RunLock, write_run_description
 from letterlab.training.augment import is_active
 from letterlab.training.batches import epoch_order
 from letterlab.training.checkpoint import save_weights

@@ -16,7 +16,6 @@ from letterlab import LETTERS
 from letterlab.errors import LetterlabError
 from letterlab.evaluation.mistakes import Mistakes
 from letterlab.files import write_json_atomic
-from letterlab.runs import REVIEW
 
 UNREADABLE = "?"
 CHOICES = tuple(LETTERS) + (UNREADABLE,)
