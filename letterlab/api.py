@@ -338,7 +338,8 @@ def summary(preset_or_config: str | Path | RunConfig) -> list[LayerRow]:
     from letterlab.models.build import build_model
     from letterlab.models.describe import describe
 
-    return describe(build_model(config(preset_or_config).model))
+    with torch.random.fork_rng(devices=[]):  # building draws a random initialisation
+        return describe(build_model(config(preset_or_config).model))
 
 
 @dataclass(frozen=True)

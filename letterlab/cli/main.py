@@ -68,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # Process settings read only at start-up, hence one re-exec of the `letterlab` command (a user's own
-# values win). glibc hands freed memory back to the OS eagerly; in training that made the CNN's first
-# conv take 14-19 ms instead of 3 ms and some epochs 3x slower (notes/measured.md). These keep it.
+# values win). glibc hands freed memory back to the OS eagerly, so the CNN's large activations were
+# mapped and unmapped every step (several times slower; docs/performance.md). These keep it.
 MALLOC_SETTINGS = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 40)}
 
 

@@ -49,8 +49,8 @@ def confusion_figure(confusion: np.ndarray, title: str = "") -> LetterlabFigure:
 
 def confusion_image(confusion: np.ndarray, title: str = "") -> np.ndarray:
     """Heat map of counts[true, predicted] with letters A-J on both axes and each count written in,
-    as RGB uint8 (H, W, 3). Drawn with Pillow, not pyplot: it is logged every epoch, and 100 text
-    artists cost matplotlib ~0.2 s a frame against a few ms here."""
+    as RGB uint8 (H, W, 3). Drawn with Pillow, not matplotlib: it is logged every epoch, and 100
+    text artists are far slower in matplotlib (docs/performance.md)."""
     from PIL import Image, ImageDraw
 
     confusion = np.asarray(confusion)

@@ -27,6 +27,9 @@ class Mistakes:
     predicted: np.ndarray  # int64 (M,)
     confidence: np.ndarray  # float (M,)
 
+    def __len__(self) -> int:
+        return len(self.index)
+
     @property
     def labels(self) -> np.ndarray:
         return self.data.labels[self.index]

@@ -18,7 +18,9 @@ from letterlab.training.checkpoint import load_weights
 def load_trained(run_dir: str | Path, device: torch.device | None = None) -> tuple[RunConfig, torch.nn.Module]:
     """The run's config and its final model (from model.safetensors) on `device` (default the CPU), in evaluation mode."""
     config = read_config(Path(run_dir))
-    model = load_weights(Path(run_dir), build_model(config.model)).to(device or "cpu").eval()
+    with torch.random.fork_rng(devices=[]):  # the random initialisation, overwritten at once, leaves the caller's RNG alone
+        model = build_model(config.model)
+    model = load_weights(Path(run_dir), model).to(device or "cpu").eval()
     return config, model
 
 

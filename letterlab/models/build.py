@@ -19,8 +19,8 @@ def build_model(config: ModelConfig) -> nn.Sequential:
         model = build_mlp(config)
     else:
         model = build_resnet(config.widths, config.residual, config.dropout) if isinstance(config, ResNetConfig) else build_cnn(config)
-        # channels_last: oneDNN's convolutions then run without layout copies (measured ~20% faster
-        # for training and inference on a 2-core AVX2 CPU); loaded weights keep this layout.
+        # channels_last: oneDNN's convolutions then run without layout copies (faster for training and
+        # inference on a CPU, docs/performance.md); loaded weights keep this layout.
         model = model.to(memory_format=torch.channels_last)
     initialise(model, config.init, config.init_std)
     return model

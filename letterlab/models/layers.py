@@ -15,8 +15,8 @@ def activation(name: str) -> nn.Module:
 
 
 class Dropout(nn.Module):
-    """Inverted dropout with a mask drawn by `rand_like`: the same function as nn.Dropout, measured
-    about 2.5x faster on this kind of CPU (notes/measured.md)."""
+    """Inverted dropout with a mask drawn by `rand_like`: the same function as nn.Dropout, and
+    faster on a CPU (docs/performance.md)."""
 
     def __init__(self, p: float):
         super().__init__()

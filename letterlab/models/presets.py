@@ -14,7 +14,7 @@ from letterlab.run_config import RunConfig, merge, model_from_dict, run_from_dic
 _MLP_TRAIN = {"optimizer": "sgd", "lr": 0.01, "batch_size": 64, "epochs": 60, "batch_order": "random"}
 # Part 3: Adam lr 0.001, batch 128, 10 epochs.
 _CNN_TRAIN = {"optimizer": "adam", "lr": 0.001, "batch_size": 128, "epochs": 10, "batch_order": "shuffle",
-              "log_probes": True}  # probe panel every epoch: ~1 s against a ~35 s CPU epoch
+              "log_probes": True}  # the probe panel every epoch: a few % of a CPU epoch (docs/performance.md)
 # conv 5x5x64 -> pool (14x14) -> conv 5x5x128 -> pool (7x7) -> two more 5x5x128 convs without pooling.
 _CNN_BLOCKS = [{"filters": 64, "pool": 2}, {"filters": 128, "pool": 2}, {"filters": 128, "pool": 0}, {"filters": 128, "pool": 0}]
 

@@ -1,7 +1,7 @@
 """Whole-epoch CUDA graphs: an epoch's training steps captured once and replayed with one launch.
 
-On a GPU the homework's MLPs are pure launch overhead: a step is a few microseconds of arithmetic
-behind ~0.5 ms of Python and driver calls, 11,000 times a run. After the first epoch (run eagerly,
+On a GPU the homework's MLPs are pure launch overhead: a step's arithmetic is far smaller than the
+Python and driver calls around it, 11,000 times a run (docs/performance.md). After the first epoch (run eagerly,
 on the capture stream, so cuBLAS/cuDNN and the optimizer's state are set up there), `EpochGraph`
 records the steps of one epoch, reading every batch through a fixed index buffer. Each later epoch
 copies its new batch order into that buffer and replays the graph: the same kernels on the same
