@@ -259,6 +259,78 @@ def load_data(path: str | Path | None = None, *, seed: int = 0) -> LoadedData:
     return load(path, seed=seed)
 
 
+def data_info(path: str | Path | None = None) -> dict:
+    """Per part (train, test): images per letter, shape, pixel range, duplicates, skipped files."""
+    from letterlab.data.info import data_info as describe_data
+
+    return describe_data(load_data(path))
+
+
+def convert_data(source: str | Path, to: str, out: str | Path, *, force: bool = False) -> list[Path]:
+    """Write `source` in another format ("course", "npz", "idx", "folder"); returns the files written."""
+    from letterlab.data.convert import convert
+
+    return convert(source, to, out, force=force)
+
+
+def check_data(path: str | Path, *, against: str | Path | None = None, near: bool = False,
+               drop_duplicates_to: str | Path | None = None) -> dict:
+    """Exact (and with `near`, near) duplicates inside and between the parts of `path` and `against`,
+    and copies with conflicting labels. `drop_duplicates_to`: also write `path` without them as an
+    .npz (first copy kept; conflicting images and copies of `against`'s images dropped); the
+    report's "written" then says how many images each part kept."""
+    from letterlab.data.check import check_parts, drop_duplicates
+    from letterlab.data.npz import save_npz
+
+    if drop_duplicates_to and Path(drop_duplicates_to).exists():
+        raise LetterlabError(f"{drop_duplicates_to}: already exists; choose another --out")
+    loaded = load_data(path)
+    parts = {"train": loaded.train} if loaded.test is None else {"train": loaded.train, "test": loaded.test}
+    reference = {}
+    if against:
+        other = load_data(against)
+        reference = {"against": other.train} if other.test is None else {"against_train": other.train, "against_test": other.test}
+    report = check_parts({**reference, **parts}, near=near)
+    if drop_duplicates_to:
+        clean = drop_duplicates({**reference, **parts})  # reference first: copies of its images are dropped from `path`
+        save_npz(drop_duplicates_to, clean["train"], clean.get("test"))
+        report["written"] = {"path": str(drop_duplicates_to), **{name: len(clean[name]) for name in parts}}  # images kept per part
+    return report
+
+
+def download_data(name: str, *, out: str | Path = ".", url: str | None = None, sha256: str | None = None,
+                  extract: bool = False) -> tuple[Path, int]:
+    """Download a known data set (resumable, checked); returns the archive's path and its image count."""
+    from letterlab.data.download import download_dataset
+
+    return download_dataset(name, url=url, out=out, sha256=sha256, extract=extract)
+
+
+def review(run: Run | str | Path, data: DataLike = None, *, limit: int | None = None, web: bool = False, port: int = 0,
+           announce: Callable[[str], None] | None = None) -> dict:
+    """Judge the run's misclassified images yourself (in the terminal, or a page on 127.0.0.1 with
+    `web`), most confident first; answers are saved in RUN/review.json as you go. Returns the
+    summary: how often you agreed with the label and with the model, likely label errors."""
+    from letterlab.evaluation.review.core import ReviewSession, review_items
+    from letterlab.runs import REVIEW
+
+    if limit is not None and limit < 1:
+        raise LetterlabError(f"--limit must be at least 1, got {limit}")
+    run = _run(run)
+    session = ReviewSession(review_items(run.errors(data), limit), run.path / REVIEW)
+    if announce:
+        announce(f"{len(session.items)} misclassified images to review; answers go to {session.path}")
+    if web:
+        from letterlab.evaluation.review.web import serve
+
+        serve(session, port)
+    else:
+        from letterlab.evaluation.review.terminal import run_terminal
+
+        run_terminal(session)
+    return session.summary()
+
+
 def load_run(path: str | Path, device: torch.device | str | None = None) -> Run:
     """An existing run folder."""
     return Run(path, device)

@@ -39,13 +39,11 @@ def _add_info(commands) -> None:
 
 
 def _run_info(args) -> int:
-    import json
+    import letterlab
+    from letterlab.cli.format import data_info_text
 
-    from letterlab.data.info import data_info, format_info
-    from letterlab.data.registry import load_data
-
-    summary = data_info(load_data(args.path))
-    print(json.dumps(summary, indent=2) if args.json else format_info(summary))
+    summary = letterlab.data_info(args.path)
+    print(json.dumps(summary, indent=2) if args.json else data_info_text(summary))
     return 0
 
 
@@ -64,9 +62,9 @@ def _add_convert(commands) -> None:
 
 
 def _run_convert(args) -> int:
-    from letterlab.data.convert import convert
+    import letterlab
 
-    for path in convert(args.source, args.to, args.out, force=args.force):
+    for path in letterlab.convert_data(args.source, args.to, args.out, force=args.force):
         print(f"wrote {path}")
     return 0
 
@@ -84,9 +82,9 @@ def _add_download(commands) -> None:
 
 
 def _run_download(args) -> int:
-    from letterlab.data.download import download_dataset
+    import letterlab
 
-    path, count = download_dataset(args.name, url=args.url, out=args.out, sha256=args.sha256, extract=args.extract)
+    path, count = letterlab.download_data(args.name, url=args.url, out=args.out, sha256=args.sha256, extract=args.extract)
     print(f"{path}: {count} PNG images in A-J folders{' (extracted)' if args.extract else ''}")
     return 0
 
@@ -107,28 +105,19 @@ def _add_check(commands) -> None:
 
 
 def _run_check(args) -> int:
-    from letterlab.data.check import check_parts, drop_duplicates, format_check
-    from letterlab.data.npz import save_npz
-    from letterlab.data.registry import load_data
+    import letterlab
+    from letterlab.cli.format import data_check_text
     from letterlab.errors import LetterlabError
 
     if args.drop_duplicates and not args.out:
         raise LetterlabError("data check: --drop-duplicates needs --out FILE.npz")
     if args.out and Path(args.out).exists():
         raise LetterlabError(f"{args.out}: already exists; choose another --out")
-    loaded = load_data(args.path)
-    parts = {"train": loaded.train} if loaded.test is None else {"train": loaded.train, "test": loaded.test}
-    reference = {}
-    if args.against:
-        other = load_data(args.against)
-        reference = {"against": other.train} if other.test is None else {"against_train": other.train, "against_test": other.test}
-    report = check_parts({**reference, **parts}, near=args.near)
-    if args.drop_duplicates:
-        clean = drop_duplicates({**reference, **parts})  # reference first: copies of its images are dropped from PATH
-        save_npz(args.out, clean["train"], clean.get("test"))
-        report["written"] = {"path": args.out, **{name: len(clean[name]) for name in parts}}
-    print(json.dumps(report, indent=2) if args.json else format_check(report))
-    if args.drop_duplicates and not args.json:
-        kept = ", ".join(f"{name} {len(clean[name])} of {len(parts[name])}" for name in parts)
-        print(f"wrote {args.out}: {kept} images kept")
+    report = letterlab.check_data(args.path, against=args.against, near=args.near,
+                                  drop_duplicates_to=args.out if args.drop_duplicates else None)
+    print(json.dumps(report, indent=2) if args.json else data_check_text(report))
+    if "written" in report and not args.json:
+        written = report["written"]
+        kept = ", ".join(f"{name} {count} of {report['parts'][name]['images']}" for name, count in written.items() if name != "path")
+        print(f"wrote {written['path']}: {kept} images kept")
     return 0

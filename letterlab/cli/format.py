@@ -85,3 +85,49 @@ def layers_text(rows, title: str = "") -> str:
     flops = 3 * sum(row.forward_flops for row in rows)
     lines += ["=" * 66, f"Total params: {total:,}", f"Training FLOPs per image: {flops / 1e6:,.2f} M", ""]
     return "\n".join(lines)
+
+
+def data_info_text(summary: dict) -> str:
+    """A human-readable table of `data_info`'s summary."""
+    parts = summary["parts"]
+    names = list(parts)
+    rows = [("", *names)]
+    rows += [(f"  {letter}", *(str(parts[name]["per_class"][letter]) for name in names)) for letter in LETTERS]
+    rows += [
+        ("images", *(str(parts[name]["images"]) for name in names)),
+        ("shape", *("x".join(map(str, parts[name]["shape"])) for name in names)),
+        ("pixels", *(f"{parts[name]['pixel_min']}..{parts[name]['pixel_max']}" for name in names)),
+        ("duplicates", *(str(parts[name]["duplicates"]) for name in names)),
+        ("skipped files", *(str(parts[name]["skipped"]) for name in names)),
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    lines = [f"{name}: {parts[name]['source']}" for name in names]
+    lines += ["  ".join(cell.ljust(width) if column == 0 else cell.rjust(width)
+                        for column, (cell, width) in enumerate(zip(row, widths))).rstrip() for row in rows]
+    if "test_images_also_in_train" in summary:
+        lines.append(f"test images also in train (exact copies): {summary['test_images_also_in_train']}")
+    return "\n".join(lines)
+
+
+def data_check_text(report: dict) -> str:
+    """Counts and a few examples as text (part:index letter)."""
+    show = lambda e: f"{e['part']}:{e['index']} {e['label']}"  # noqa: E731
+    lines = []
+    for name, p in report["parts"].items():
+        lines.append(f"{name} ({p['source']}): {p['images']} images, {p['distinct']} distinct, {p['duplicate_copies']} exact duplicate copies")
+        lines += [f"    {show(a)} == {show(b)}" for a, b in p["examples"]]
+    for key, b in report["between"].items():
+        count_key = next(k for k in b if k.endswith(key.split("/")[0]) and "_also_in_" in k)
+        lines.append(f"{key}: {b[count_key]} {count_key.replace('_', ' ')} ({b['with_other_label']} with another label)")
+        lines += [f"    {show(x)} == {show(y)}" for x, y in b["examples"]]
+    lines.append(f"conflicting labels: {report['conflicting_groups']} distinct images, {report['conflicting_images']} copies")
+    lines += ["    " + " == ".join(show(e) for e in g) for g in report["conflicting_examples"]]
+    if "near" in report:
+        n = report["near"]
+        where = ", ".join(f"{k} {v}" for k, v in n["by_parts"].items()) or "none"
+        lines.append(f"near duplicates (hash distance <= {n['hash_distance']}, pixel RMS <= {n['pixel_rms']:g}; exact copies "
+                     f"excluded): {n['pairs']} pairs "
+                     f"of {n['images_in_pairs']} images ({where}); {n['pairs_with_other_label']} pairs with different labels")
+        lines += [f"    {show(a)} ~ {show(b)}" for a, b in n["examples"]]
+        lines += [f"    other label: {show(a)} ~ {show(b)}" for a, b in n["other_label_examples"]]
+    return "\n".join(lines)

@@ -50,23 +50,9 @@ def run_errors(args) -> int:
 
 def run_review(args) -> int:
     import letterlab
-    from letterlab.errors import LetterlabError
-    from letterlab.evaluation.review.core import ReviewSession, format_summary, review_items
-    from letterlab.runs import REVIEW
+    from letterlab.evaluation.review.core import format_summary
 
-    if args.limit is not None and args.limit < 1:
-        raise LetterlabError(f"--limit must be at least 1, got {args.limit}")
-    run = letterlab.load_run(args.run, args.device)
-    items = review_items(run.errors(args.data), args.limit)
-    session = ReviewSession(items, run.path / REVIEW)
-    print(f"{len(items)} misclassified images to review; answers go to {session.path}")
-    if args.web:
-        from letterlab.evaluation.review.web import serve
-
-        serve(session, args.port)
-        print(format_summary(session.summary()))
-    else:
-        from letterlab.evaluation.review.terminal import run_terminal
-
-        run_terminal(session)
+    summary = letterlab.review(args.run, args.data, limit=args.limit, web=args.web, port=args.port, announce=print)
+    if args.web:  # the terminal front end prints its own summary at the end
+        print(format_summary(summary))
     return 0

@@ -140,27 +140,3 @@ def drop_duplicates(parts: dict[str, LetterImages]) -> dict[str, LetterImages]:
     keep = _first_occurrence(group) & ~conflicting[group]
     offset = np.cumsum([0] + [len(parts[n]) for n in names])
     return {n: parts[n].subset(np.flatnonzero(keep[offset[k]:offset[k + 1]])) for k, n in enumerate(names)}
-
-
-def format_check(report: dict) -> str:
-    """Counts and a few examples as text (part:index letter)."""
-    show = lambda e: f"{e['part']}:{e['index']} {e['label']}"  # noqa: E731
-    lines = []
-    for name, p in report["parts"].items():
-        lines.append(f"{name} ({p['source']}): {p['images']} images, {p['distinct']} distinct, {p['duplicate_copies']} exact duplicate copies")
-        lines += [f"    {show(a)} == {show(b)}" for a, b in p["examples"]]
-    for key, b in report["between"].items():
-        count_key = next(k for k in b if k.endswith(key.split("/")[0]) and "_also_in_" in k)
-        lines.append(f"{key}: {b[count_key]} {count_key.replace('_', ' ')} ({b['with_other_label']} with another label)")
-        lines += [f"    {show(x)} == {show(y)}" for x, y in b["examples"]]
-    lines.append(f"conflicting labels: {report['conflicting_groups']} distinct images, {report['conflicting_images']} copies")
-    lines += ["    " + " == ".join(show(e) for e in g) for g in report["conflicting_examples"]]
-    if "near" in report:
-        n = report["near"]
-        where = ", ".join(f"{k} {v}" for k, v in n["by_parts"].items()) or "none"
-        lines.append(f"near duplicates (hash distance <= {n['hash_distance']}, pixel RMS <= {n['pixel_rms']:g}; exact copies "
-                     f"excluded): {n['pairs']} pairs "
-                     f"of {n['images_in_pairs']} images ({where}); {n['pairs_with_other_label']} pairs with different labels")
-        lines += [f"    {show(a)} ~ {show(b)}" for a, b in n["examples"]]
-        lines += [f"    other label: {show(a)} ~ {show(b)}" for a, b in n["other_label_examples"]]
-    return "\n".join(lines)

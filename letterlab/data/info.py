@@ -38,25 +38,3 @@ def _part_info(part: LetterImages, hashes: list[bytes]) -> dict:
         "duplicates": len(hashes) - len(set(hashes)),  # images that repeat an earlier one exactly
         "skipped": part.skipped,
     }
-
-
-def format_info(summary: dict) -> str:
-    """A human-readable table of `data_info`'s summary."""
-    parts = summary["parts"]
-    names = list(parts)
-    rows = [("", *names)]
-    rows += [(f"  {letter}", *(str(parts[name]["per_class"][letter]) for name in names)) for letter in LETTERS]
-    rows += [
-        ("images", *(str(parts[name]["images"]) for name in names)),
-        ("shape", *("x".join(map(str, parts[name]["shape"])) for name in names)),
-        ("pixels", *(f"{parts[name]['pixel_min']}..{parts[name]['pixel_max']}" for name in names)),
-        ("duplicates", *(str(parts[name]["duplicates"]) for name in names)),
-        ("skipped files", *(str(parts[name]["skipped"]) for name in names)),
-    ]
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    lines = [f"{name}: {parts[name]['source']}" for name in names]
-    lines += ["  ".join(cell.ljust(width) if column == 0 else cell.rjust(width)
-                        for column, (cell, width) in enumerate(zip(row, widths))).rstrip() for row in rows]
-    if "test_images_also_in_train" in summary:
-        lines.append(f"test images also in train (exact copies): {summary['test_images_also_in_train']}")
-    return "\n".join(lines)
