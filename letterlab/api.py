@@ -457,13 +457,12 @@ def reproduce(data: str | Path | None = None, *, out: str | Path | None = None, 
     import time
 
     from letterlab.models.presets import HOMEWORK_PRESETS
-    from letterlab.reports.reproduce import plan_runs
-    from letterlab.reports.reproduce import reproduce as train_all
+    from letterlab.pipeline import plan_runs, train_planned
 
     folder = Path(out or f"reports/{time.strftime('%Y%m%d-%H%M%S')}")
     source = str(Path(data).resolve()) if data else ""
     plan = plan_runs(list(presets or HOMEWORK_PRESETS), profile, seeds, faithful, source)
     if announce:
         announce(f"output folder: {folder} ({len(plan)} runs, profile {profile}; rerun with --out {folder} to continue)")
-    train_all(folder, plan, force=force, device=device, progress=progress, announce=announce or (lambda _: None))
+    train_planned(folder, plan, force=force, device=device, progress=progress, announce=announce or (lambda _: None))
     return report(folder, ablation)

@@ -10,7 +10,6 @@ evaluation: results.json and confusion.txt (test scores), errors/ (`letterlab er
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import platform
 import shutil
@@ -22,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 from letterlab import __version__
-from letterlab.data.dataset import DataSplits
 from letterlab.errors import LetterlabError
 from letterlab.files import write_json_atomic
 from letterlab.run_config import RunConfig, run_from_dict, to_dict
@@ -104,16 +102,8 @@ class RunLock:
         self.handle.close()
 
 
-def data_fingerprint(splits: DataSplits) -> str:
-    """SHA-256 over the images and labels of train, validation and test, in order."""
-    digest = hashlib.sha256()
-    for part in (splits.train, splits.val, splits.test):
-        digest.update(np.ascontiguousarray(part.images).tobytes())
-        digest.update(part.labels.astype(np.int64).tobytes())
-    return digest.hexdigest()
-
-
-def write_run_description(run_dir: Path, config: RunConfig, splits: DataSplits, device: str) -> None:
+def write_run_description(run_dir: Path, config: RunConfig, splits, device: str) -> None:
+    """config.json and environment.json of a new run; `splits` is its DataSplits."""
     import torch
 
     write_json_atomic(run_dir / CONFIG, to_dict(config))
@@ -121,7 +111,7 @@ def write_run_description(run_dir: Path, config: RunConfig, splits: DataSplits, 
         "command": sys.argv, "letterlab": __version__, "python": platform.python_version(),
         "torch": torch.__version__, "numpy": np.__version__, "platform": platform.platform(),
         "device": device, "threads": torch.get_num_threads(), "seed": config.train.seed,
-        "data": {"source": splits.train.source, "sha256": data_fingerprint(splits),
+        "data": {"source": splits.train.source, "sha256": splits.fingerprint(),
                  "train": len(splits.train), "val": len(splits.val), "test": len(splits.test)},
     })
 

@@ -12,12 +12,12 @@ from PIL import Image
 from letterlab.cli.main import main
 from letterlab.data.npz import save_npz
 from letterlab.errors import LetterlabError
-from letterlab.pipeline import train_and_evaluate
+from letterlab.pipeline import plan_runs, train_and_evaluate
+from letterlab.pipeline import train_planned as reproduce
 from letterlab.reports.document import render_report
 from letterlab.reports.experiments import load_experiments, write_summary
 from letterlab.reports.profiles import differences_from_homework, profile_config
 from letterlab.reports.questions import answer_all
-from letterlab.reports.reproduce import plan_runs, reproduce
 from letterlab.run_config import to_dict
 
 EPOCHS, BATCHES = 4, 3

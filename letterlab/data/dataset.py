@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,3 +55,11 @@ class DataSplits:
     train: LetterImages
     val: LetterImages
     test: LetterImages
+
+    def fingerprint(self) -> str:
+        """SHA-256 over the images and labels of train, validation and test, in order (the run's data hash)."""
+        digest = hashlib.sha256()
+        for part in (self.train, self.val, self.test):
+            digest.update(np.ascontiguousarray(part.images).tobytes())
+            digest.update(part.labels.astype(np.int64).tobytes())
+        return digest.hexdigest()

@@ -13,7 +13,7 @@ from letterlab.data.registry import load_data
 from letterlab.data.split import make_splits
 from letterlab.errors import LetterlabError
 from letterlab.run_config import RunConfig
-from letterlab.runs import ENVIRONMENT, data_fingerprint, read_config, read_json
+from letterlab.runs import ENVIRONMENT, read_config, read_json
 
 
 def load_splits(config: RunConfig) -> DataSplits:
@@ -58,7 +58,7 @@ def load_run_splits(run_dir: Path, config: RunConfig | None = None) -> DataSplit
     on (another file at the same path, or an embedded default rendered from other fonts)."""
     splits = load_splits(config or read_config(Path(run_dir)))
     recorded = read_json(Path(run_dir) / ENVIRONMENT).get("data", {}).get("sha256")
-    if recorded and recorded != data_fingerprint(splits):
+    if recorded and recorded != splits.fingerprint():
         raise LetterlabError(f"{run_dir}: the data ({splits.train.source}) is not what this run was trained on "
                              "(its SHA-256 differs from environment.json); pass --data PATH to evaluate on other data")
     return splits
