@@ -147,6 +147,13 @@ class Run:
         return inspect_run(self.path, filters=filters, layer=layer, maps=list(maps), saliency=list(saliency),
                            data_path=data, device=self.device)
 
+    def export(self, out: str | Path | None = None, opset: int | None = None):
+        """Export to ONNX (default RUN/model.onnx) with the preprocessing inside the graph, checked
+        against PyTorch on the test images (written only if it passes); returns the ExportReport."""
+        from letterlab.serving.export import DEFAULT_OPSET, export_run
+
+        return export_run(self, out, opset or DEFAULT_OPSET)
+
     def layers(self) -> list[LayerRow]:
         """Each layer's name, type, output shape, parameters and FLOPs (a Keras-style summary)."""
         return summary(self.config)
@@ -334,6 +341,24 @@ def review(run: Run | str | Path, data: DataLike = None, *, limit: int | None = 
 def load_run(path: str | Path, device: torch.device | str | None = None) -> Run:
     """An existing run folder."""
     return Run(path, device)
+
+
+def load_model(path: str | Path, device: torch.device | str | None = None):
+    """A run folder as a Run, or an exported .onnx file as an OnnxModel (onnxruntime): both have
+    `predict(images)` and `evaluate(data=None)` giving the same answers."""
+    if Path(path).suffix == ".onnx":
+        from letterlab.serving.onnx_model import OnnxModel
+
+        return OnnxModel(path)
+    return Run(path, device)
+
+
+def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 8000, backend: str | None = None, **options) -> None:
+    """Serve a run folder or an .onnx file over HTTP (FastAPI on uvicorn) until interrupted:
+    POST /v1/predict, GET /health, /ready, /v1/model, /docs. Binds 127.0.0.1 unless told otherwise."""
+    from letterlab.serving.server import serve as run_server
+
+    run_server(model, host=host, port=port, backend=backend, **options)
 
 
 def _new_run(config: RunConfig, out: str | Path | None) -> Path:

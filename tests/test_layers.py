@@ -7,7 +7,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "letterlab"
 ORDER = ["data", "models", "training", "evaluation", "reports", "top"]
-TOP = {"api", "pipeline", "cli", "__main__"}
+TOP = {"api", "pipeline", "cli", "serving", "__main__"}
 
 
 def layer(module: str) -> str | None:

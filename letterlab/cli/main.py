@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "letterlab.cli.report_commands",
     "letterlab.cli.review_commands",
     "letterlab.cli.inspect_commands",
+    "letterlab.cli.serve_commands",
 ]
 
 

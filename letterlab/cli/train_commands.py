@@ -38,7 +38,8 @@ def register(subparsers) -> None:
     evaluate = subparsers.add_parser("evaluate", help="accuracy, confusion matrix and per-class scores of a run",
                                      description="Evaluate a trained run on every image at PATH (the test part of a course "
                                                  "folder), or on the run's own test split when --data is not given.")
-    evaluate.add_argument("run", metavar="RUN", nargs="+", help="run folder; several: their averaged prediction (an ensemble)")
+    evaluate.add_argument("run", metavar="RUN", nargs="+", help="run folder or exported .onnx file; several runs: their averaged "
+                                                                "prediction (an ensemble)")
     evaluate.add_argument("--tta", action="store_true", help="test-time augmentation: average over shifted and scaled views")
     evaluate.add_argument("--data", metavar="PATH", help="data to evaluate on (any format `letterlab data info` reads)")
     evaluate.add_argument("--json", action="store_true", help="print JSON: accuracy, n, loss, confusion, per_class")
@@ -48,7 +49,7 @@ def register(subparsers) -> None:
     predict = subparsers.add_parser("predict", help="letters and probabilities for image files",
                                     description="Classify PNG/JPEG images. Any size or colour is converted to 28x28 grayscale; "
                                                 "letterlab expects a white letter on black (use --invert for dark on light).")
-    predict.add_argument("run", metavar="RUN")
+    predict.add_argument("run", metavar="RUN", help="run folder or exported .onnx file")
     predict.add_argument("images", metavar="IMAGE", nargs="+")
     predict.add_argument("--top-k", type=int, default=3)
     predict.add_argument("--invert", action="store_true", help="the images are dark letters on a light background")
@@ -127,22 +128,20 @@ def run_evaluate(args) -> int:
     import letterlab
     from letterlab.cli.format import evaluation_text
 
-    runs = [letterlab.load_run(run, args.device) for run in args.run]
-    if len(runs) > 1 or args.tta:
-        from letterlab.evaluation.ensemble import TTA_VIEWS
+    if len(args.run) == 1 and not args.tta:
+        model = letterlab.load_model(args.run[0], args.device)  # a run folder or an .onnx file
+        evaluation = model.evaluate(args.data)
+        print(json.dumps(evaluation.to_dict(), indent=2) if args.json else evaluation_text(evaluation))
+        return 0
+    from letterlab.evaluation.ensemble import TTA_VIEWS
 
-        evaluation = letterlab.evaluate_ensemble(runs, args.data, tta=args.tta, device=args.device)
-        how = f"{len(runs)} run{'s' if len(runs) > 1 else ''}" + (f", TTA over {len(TTA_VIEWS)} views" if args.tta else "")
-        note = f"; {how}"
-    else:
-        evaluation, note = runs[0].evaluate(args.data), ""
+    runs = [letterlab.load_run(run, args.device) for run in args.run]
+    evaluation = letterlab.evaluate_ensemble(runs, args.data, tta=args.tta, device=args.device)
     if args.json:
-        record = evaluation.to_dict()
-        if len(runs) > 1 or args.tta:
-            record.update(runs=[str(run.path) for run in runs], tta=args.tta)
-        print(json.dumps(record, indent=2))
+        print(json.dumps(evaluation.to_dict() | {"runs": [str(run.path) for run in runs], "tta": args.tta}, indent=2))
     else:
-        print(evaluation_text(evaluation, note))
+        how = f"{len(runs)} run{'s' if len(runs) > 1 else ''}" + (f", TTA over {len(TTA_VIEWS)} views" if args.tta else "")
+        print(evaluation_text(evaluation, f"; {how}"))
     return 0
 
 
@@ -150,7 +149,7 @@ def run_predict(args) -> int:
     import letterlab
     from letterlab.cli.format import top_k_records, top_k_text
 
-    probabilities = letterlab.load_run(args.run, args.device).predict(args.images, invert=args.invert)
+    probabilities = letterlab.load_model(args.run, args.device).predict(args.images, invert=args.invert)
     k = max(1, min(args.top_k, probabilities.shape[1]))
     if args.json:
         print(json.dumps([top_k_records(name, row, k) for name, row in zip(args.images, probabilities)], indent=2))

@@ -1,0 +1,1 @@
+"""Shipping a model: ONNX export checked against PyTorch, and the HTTP API (FastAPI on uvicorn)."""

@@ -1,0 +1,42 @@
+"""`letterlab serve`: the HTTP API on uvicorn. Binds 127.0.0.1 unless another host is given (then
+with a warning); one worker process using the cores it may run on, no more."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from pathlib import Path
+
+from letterlab.errors import LetterlabError
+from letterlab.serving.onnx_model import cores
+from letterlab.serving.predictors import load_served
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 8000, backend: str | None = None, device=None,
+          announce: Callable[[str], None] = print, **limits) -> None:
+    """Serve `model` (a run folder or an .onnx file) until interrupted; `limits` are create_app's
+    (max_body_bytes, max_images, window, cors_origins). This process's torch threads are set to its
+    cores (the server owns its process: the one global it changes, and it says so)."""
+    try:
+        import uvicorn
+
+        from letterlab.serving.app import create_app
+    except ImportError as error:
+        raise LetterlabError(f"serving needs fastapi, uvicorn and python-multipart ({error}); pip install 'letterlab[serve]'") from None
+    import torch
+
+    torch.set_num_threads(cores())
+    if not is_loopback(host):
+        announce(f"warning: serving on {host}, reachable from other machines; letterlab has no authentication")
+    app = create_app(lambda: load_served(model, backend, device), **limits)
+    announce(f"serving {model} on http://{host}:{port} (API docs at /docs); Ctrl-C stops")
+    uvicorn.run(app, host=host, port=port, log_level="warning", workers=1)
