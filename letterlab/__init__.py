@@ -22,8 +22,9 @@ IMAGE_SIZE = 28
 _EXPORTS = {
     "train": "letterlab.api", "train_seeds": "letterlab.api", "load_run": "letterlab.api", "load_data": "letterlab.api",
     "presets": "letterlab.api", "config": "letterlab.api", "compare": "letterlab.api", "evaluate_ensemble": "letterlab.api",
-    "summary": "letterlab.api", "load_model": "letterlab.api", "serve": "letterlab.api",
-    "OnnxModel": "letterlab.serving.onnx_model", "ExportReport": "letterlab.serving.export", "reproduce": "letterlab.api", "report": "letterlab.api", "review": "letterlab.api",
+    "summary": "letterlab.api", "load_model": "letterlab.api", "serve": "letterlab.api", "reproduce": "letterlab.api",
+    "report": "letterlab.api", "review": "letterlab.api",
+    "OnnxModel": "letterlab.serving.onnx_model", "ExportReport": "letterlab.serving.export",
     "data_info": "letterlab.api", "convert_data": "letterlab.api", "check_data": "letterlab.api", "download_data": "letterlab.api",
     "Run": "letterlab.api", "EpochRecord": "letterlab.api", "Report": "letterlab.api",
     "Evaluation": "letterlab.evaluation.scoring", "RunResults": "letterlab.evaluation.scoring",

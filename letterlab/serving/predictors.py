@@ -27,7 +27,7 @@ class TorchModel:
     def __init__(self, run):
         self.run, self.classes = run, list(LETTERS)
         self.batch_independent = batch_independent(run.config)
-        run.model  # load the weights now, not on the first request
+        self.parameters = sum(p.numel() for p in run.model.parameters())  # loads the weights now, not on the first request
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
         return self.run.predict(images)
@@ -36,7 +36,7 @@ class TorchModel:
         results = self.run.results
         from letterlab.runs import ENVIRONMENT, read_json
 
-        return {"classes": self.classes, "parameters": sum(p.numel() for p in self.run.model.parameters()),
+        return {"classes": self.classes, "parameters": self.parameters,
                 "test_accuracy": results.test_accuracy if results else None,
                 "data_sha256": read_json(self.run.path / ENVIRONMENT).get("data", {}).get("sha256"),
                 "backend": self.backend, "preset": self.run.config.preset, "run": str(self.run.path)}
