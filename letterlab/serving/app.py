@@ -50,7 +50,7 @@ class RequestError(Exception):
 
 
 def create_app(load: Callable[[], object], *, max_body_bytes: int = MAX_BODY_BYTES, max_images: int = MAX_IMAGES,
-               window: float = 0.002, cors_origins: tuple[str, ...] = ()):
+               window: float = 0.0, cors_origins: tuple[str, ...] = ()):
     """The app; `load()` returns the model (a Run or an OnnxModel, via `serving.predictors`) and runs
     on a thread once the server is up, so /health answers at once and /ready once it is loaded."""
 

@@ -1,10 +1,11 @@
-"""Micro-batching: requests that arrive within a short window go through one forward pass.
+"""Micro-batching: requests that arrive together go through one forward pass.
 
 A small model answers one image in a few milliseconds, most of it fixed per-call cost; 32 images
-cost little more. So the server queues each request's images, and one worker takes everything that
-arrives within `window` seconds (or until `max_images`), runs one forward pass on a thread of its
-own (the event loop keeps accepting requests meanwhile) and hands each request its rows. Under
-load, the next batch has gathered while the last one ran: throughput rises with load."""
+cost little more. So the server queues each request's images, and one worker takes everything
+queued (up to `max_images`), runs one forward pass on a thread of its own (the event loop keeps
+accepting requests meanwhile) and hands each request its rows. An idle server answers at once; under
+load, the next batch gathers while the last one runs, so throughput rises with load. `window` > 0
+also waits that long for company before each pass (more batching, more latency)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import numpy as np
 class MicroBatcher:
     """`await predict(images)` -> probabilities (N, classes), sharing forward passes with other callers."""
 
-    def __init__(self, forward: Callable[[np.ndarray], np.ndarray], window: float = 0.002, max_images: int = 256,
+    def __init__(self, forward: Callable[[np.ndarray], np.ndarray], window: float = 0.0, max_images: int = 256,
                  batch_independent: bool = True):
         self.forward, self.window, self.max_images = forward, window, max_images
         # A model whose output for an image depends on the others in its batch (batch norm with the
@@ -50,8 +51,10 @@ class MicroBatcher:
             count, deadline = len(batch[0][0]), loop.time() + self.window
             while self.batch_independent and count < self.max_images:
                 try:
-                    item = self.queue.get_nowait() if not self.queue.empty() else await asyncio.wait_for(
-                        self.queue.get(), max(deadline - loop.time(), 0))
+                    if not self.queue.empty() or deadline <= loop.time():
+                        item = self.queue.get_nowait()
+                    else:
+                        item = await asyncio.wait_for(self.queue.get(), deadline - loop.time())
                 except (TimeoutError, asyncio.QueueEmpty):
                     break
                 batch.append(item)

@@ -58,9 +58,10 @@ class OnnxServed:
         return self.model.info() | {"file": str(self.model.path)}
 
 
-def load_served(path: str | Path, backend: str | None = None, device=None, export_to: Path | None = None):
+def load_served(path: str | Path, backend: str | None = None, device=None, export_to: Path | None = None, threads: int | None = None):
     """The model at `path` (a run folder or an .onnx file) for `backend` ("torch", "onnx"; default:
-    torch for a run, onnx for a file). A run served with onnx is exported first (parity-checked)."""
+    torch for a run, onnx for a file). A run served with onnx is exported first (parity-checked).
+    `threads`: onnxruntime's compute threads (torch's are the process's, set by the caller)."""
     import letterlab
     from letterlab.serving.onnx_model import OnnxModel
 
@@ -68,7 +69,7 @@ def load_served(path: str | Path, backend: str | None = None, device=None, expor
     if path.suffix == ".onnx":
         if backend not in (None, "onnx"):
             raise LetterlabError(f"{path}: an .onnx file is served with --backend onnx, not {backend}")
-        return OnnxServed(OnnxModel(path))
+        return OnnxServed(OnnxModel(path, threads))
     run = letterlab.load_run(path, device)
     if backend in (None, "torch"):
         return TorchModel(run)
@@ -77,4 +78,4 @@ def load_served(path: str | Path, backend: str | None = None, device=None, expor
     from letterlab.serving.export import export_run
 
     report = export_run(run, export_to or run.path / "model.onnx")
-    return OnnxServed(OnnxModel(report.path))
+    return OnnxServed(OnnxModel(report.path, threads))

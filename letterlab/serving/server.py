@@ -24,8 +24,13 @@ def is_loopback(host: str) -> bool:
 def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 8000, backend: str | None = None, device=None,
           announce: Callable[[str], None] = print, **limits) -> None:
     """Serve `model` (a run folder or an .onnx file) until interrupted; `limits` are create_app's
-    (max_body_bytes, max_images, window, cors_origins). This process's torch threads are set to its
-    cores (the server owns its process: the one global it changes, and it says so)."""
+    (max_body_bytes, max_images, window, cors_origins).
+
+    One worker process on the cores it may use, and no more: the forward passes get all but one of
+    them (torch's threads, or onnxruntime's), the event loop (HTTP, image decoding, JSON) the last.
+    On 2 cores that is one thread each: a second compute thread made single-image passes several
+    times slower under load, when it has to fight the event loop for a core (docs/performance.md).
+    The server owns its process, so setting torch's thread count here is the one global it changes."""
     try:
         import uvicorn
 
@@ -34,9 +39,10 @@ def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 8000, backe
         raise LetterlabError(f"serving needs fastapi, uvicorn and python-multipart ({error}); pip install 'letterlab[serve]'") from None
     import torch
 
-    torch.set_num_threads(cores())
+    threads = max(1, cores() - 1)
+    torch.set_num_threads(threads)
     if not is_loopback(host):
         announce(f"warning: serving on {host}, reachable from other machines; letterlab has no authentication")
-    app = create_app(lambda: load_served(model, backend, device), **limits)
+    app = create_app(lambda: load_served(model, backend, device, threads=threads), **limits)
     announce(f"serving {model} on http://{host}:{port} (API docs at /docs); Ctrl-C stops")
     uvicorn.run(app, host=host, port=port, log_level="warning", workers=1)
