@@ -33,7 +33,7 @@ _EXPORTS = {
     "LetterImages": "letterlab.data.dataset", "LoadedData": "letterlab.data.dataset",
     "RunConfig": "letterlab.run_config", "TrainConfig": "letterlab.run_config", "MLPConfig": "letterlab.run_config",
     "CNNConfig": "letterlab.run_config", "ResNetConfig": "letterlab.run_config",
-    "LetterlabError": "letterlab.errors",
+    "LetterlabError": "letterlab.errors", "HOMEWORK_PRESETS": "letterlab.models.presets",
 }
 
 __all__ = sorted(_EXPORTS) + ["LETTERS", "NUM_CLASSES", "IMAGE_SIZE", "__version__"]

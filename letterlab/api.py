@@ -442,7 +442,8 @@ def summary(preset_or_config: str | Path | RunConfig) -> list[LayerRow]:
 @dataclass(frozen=True)
 class Report:
     """A folder of run folders with its report: summary.json, report.md, report.html; `table` has
-    one record per experiment (the report's comparison table), `answers` the homework's questions."""
+    one record per experiment in the homework's order (the report's comparison table, with the
+    experiment's run folders under "runs"), `answers` the homework's questions and verdicts."""
 
     path: Path
     html: Path
@@ -462,13 +463,16 @@ def report(folder: str | Path, ablation: str | Path | None = None) -> Report:
 
     folder = Path(folder)
     written = render_report(folder, Path(ablation) if ablation else None)
-    experiments = read_json(written["summary"])["experiments"]
-    table = [{"experiment": name, "parameters": e["parameters"], "epochs": e["epochs"], "seeds": len(e["seeds"]),
-              **{key: e[key]["mean"] for key in ("train_seconds", "seconds_per_epoch", "train_accuracy", "val_accuracy",
-                                                   "test_accuracy", "test_loss")},
-              "test_accuracy_std": e["test_accuracy"]["std"]} for name, e in experiments.items()]
-    answers = [{"number": a.number, "title": a.title, "claim": a.claim, "verdicts": a.verdicts}
-               for a in answer_all(load_experiments(folder))]
+    summaries = read_json(written["summary"])["experiments"]
+    experiments = load_experiments(folder)  # the homework's order
+    table = []
+    for experiment in experiments:
+        e = summaries[experiment.name]
+        table.append({"experiment": experiment.name, "parameters": e["parameters"], "epochs": e["epochs"], "seeds": len(e["seeds"]),
+                      **{key: e[key]["mean"] for key in ("train_seconds", "seconds_per_epoch", "train_accuracy", "val_accuracy",
+                                                           "test_accuracy", "test_loss")},
+                      "test_accuracy_std": e["test_accuracy"]["std"], "runs": [str(run.path) for run in experiment.runs]})
+    answers = [{"number": a.number, "title": a.title, "claim": a.claim, "verdicts": a.verdicts} for a in answer_all(experiments)]
     return Report(folder, written["html"], written["markdown"], written["summary"], table, answers)
 
 

@@ -31,6 +31,9 @@ class LetterImages:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def __repr__(self) -> str:  # not the arrays' contents
+        return f"LetterImages({len(self)} images, source={self.source!r}" + (f", skipped={self.skipped})" if self.skipped else ")")
+
     def subset(self, index: np.ndarray) -> LetterImages:
         return LetterImages(self.images[index], self.labels[index], self.source)
 
