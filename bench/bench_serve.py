@@ -4,9 +4,10 @@ FastAPI server written here (one torch forward per request, no batching), measur
     python bench/bench_serve.py [--run RUN] [--requests 400] [--clients 1,8,32]
 
 Without --run, a `cnn` run is trained first (1 epoch on the embedded default; speed does not depend
-on accuracy). Each client sends one single-image PNG request at a time (multipart, as a browser or
-a script would), a fixed number in all; prints requests/s, p50 and p99 latency and errors per
-server and concurrency, and letterlab's requests/s as a ratio of the naive server's."""
+on accuracy). Each client is a keep-alive connection sending one single-image PNG request at a time
+(multipart, as a browser or a script would), a fixed number in all, from a small asyncio client
+with prebuilt requests (httpx's own CPU cost capped the rates it measured). Prints requests/s, p50
+and p99 latency and errors per server and concurrency, and requests/s as a ratio of the naive server's."""
 
 from __future__ import annotations
 
@@ -78,31 +79,56 @@ def start(command: list[str], port: int):
     raise SystemExit(f"server {command} did not come up")
 
 
-async def load(url: str, images: list[bytes], requests: int, clients: int) -> dict:
-    """`requests` single-image requests from `clients` concurrent clients: rate, latencies, errors."""
-    import httpx
+def request_bytes(port: int, image: bytes) -> bytes:
+    """One keep-alive HTTP/1.1 POST of a single PNG as multipart, built once (the load generator
+    must cost little CPU: it shares the machine with the server)."""
+    boundary = b"letterlabbenchboundary"
+    body = (b"--" + boundary + b'\r\nContent-Disposition: form-data; name="images"; filename="letter.png"\r\n'
+            b"Content-Type: image/png\r\n\r\n" + image + b"\r\n--" + boundary + b"--\r\n")
+    head = (f"POST /v1/predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: multipart/form-data; boundary="
+            f"{boundary.decode()}\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    return head + body
 
+
+async def exchange(reader, writer, request: bytes) -> bool:
+    """Send one request on an open connection and read its whole response; True for a 200 with one prediction."""
+    writer.write(request)
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:"))
+    body = await reader.readexactly(length)
+    return head.startswith(b"HTTP/1.1 200") and body.count(b'"top"') == 1
+
+
+async def load(port: int, images: list[bytes], requests: int, clients: int) -> dict:
+    """`requests` single-image requests from `clients` concurrent keep-alive connections."""
+    payloads = [request_bytes(port, image) for image in images]
     latencies, errors, counter = [], 0, iter(range(requests))
 
-    async def client(session):
+    async def client():
         nonlocal errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for _ in range(2):  # warm-up, not counted
+            await exchange(reader, writer, payloads[0])
+        await start.wait()
         for k in counter:
             started = time.perf_counter()
             try:
-                response = await session.post(url, files=[("images", ("letter.png", images[k % len(images)], "image/png"))])
-                ok = response.status_code == 200 and len(response.json()["predictions"]) == 1
-            except httpx.HTTPError:
+                ok = await exchange(reader, writer, payloads[k % len(payloads)])
+            except (OSError, asyncio.IncompleteReadError, StopIteration, ValueError):
                 ok = False
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
             latencies.append(time.perf_counter() - started)
             errors += not ok
+        writer.close()
 
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as session:
-        for _ in range(10):  # warm-up, not counted
-            await session.post(url, files=[("images", ("letter.png", images[0], "image/png"))])
-        started = time.perf_counter()
-        await asyncio.gather(*(client(session) for _ in range(clients)))
-        seconds = time.perf_counter() - started
+    start = asyncio.Event()
+    tasks = [asyncio.create_task(client()) for _ in range(clients)]
+    await asyncio.sleep(0.5)  # every connection open and warm
+    began = time.perf_counter()
+    start.set()
+    await asyncio.gather(*tasks)
+    seconds = time.perf_counter() - began
     ms = sorted(1000 * x for x in latencies)
     return {"rps": requests / seconds, "p50": statistics.median(ms), "p99": ms[min(len(ms) - 1, int(0.99 * len(ms)))], "errors": errors}
 
@@ -118,6 +144,7 @@ def main() -> None:
     parser.add_argument("--run", help="run folder to serve (default: train a 1-epoch cnn run)")
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--clients", default="1,8,32")
+    parser.add_argument("--backends", default="torch,onnx", help="letterlab's server with each of these backends")
     args = parser.parse_args()
     from PIL import Image
 
@@ -131,23 +158,25 @@ def main() -> None:
             images.append(buffer.getvalue())
         naive_script = Path(scratch) / "naive_server.py"
         naive_script.write_text(NAIVE_SERVER)
-        servers = {"letterlab": lambda port: [sys.executable, "-m", "letterlab", "serve", str(run), "--port", str(port), "--device", "cpu"],
-                   "naive": lambda port: [sys.executable, str(naive_script), str(run), str(port)]}
+        servers = {f"letterlab-{backend}": (lambda port, backend=backend: [
+            sys.executable, "-m", "letterlab", "serve", str(run), "--port", str(port), "--device", "cpu", "--backend", backend,
+        ]) for backend in args.backends.split(",")}
+        servers["naive"] = lambda port: [sys.executable, str(naive_script), str(run), str(port)]
         results = {}
         for name, command in servers.items():
             port = free_port()
             process = start(command(port), port)
             try:
                 for clients in map(int, args.clients.split(",")):
-                    results[name, clients] = asyncio.run(load(f"http://127.0.0.1:{port}/v1/predict", images, args.requests, clients))
+                    results[name, clients] = asyncio.run(load(port, images, args.requests, clients))
             finally:
                 process.terminate()
                 process.wait(20)
     print(f"{os.cpu_count()} CPUs; {args.requests} single-image requests per row; model: {run.name}")
-    print(f"{'server':<11}{'clients':>8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'x naive':>9}")
+    print(f"{'server':<17}{'clients':>8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'x naive':>9}")
     for (name, clients), r in results.items():
         ratio = r["rps"] / results["naive", clients]["rps"]
-        print(f"{name:<11}{clients:>8}{r['rps']:>9.1f}{r['p50']:>9.1f}{r['p99']:>9.1f}{r['errors']:>8}{ratio:>9.2f}")
+        print(f"{name:<17}{clients:>8}{r['rps']:>9.1f}{r['p50']:>9.1f}{r['p99']:>9.1f}{r['errors']:>8}{ratio:>9.2f}")
 
 
 if __name__ == "__main__":

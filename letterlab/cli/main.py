@@ -74,12 +74,13 @@ def main(argv: list[str] | None = None) -> int:
 MALLOC_SETTINGS = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 40)}
 
 
-def process_settings() -> dict[str, str]:
-    """The allocator settings, plus passive OpenMP waiting when the machine is already busy: spinning
-    threads make a small MLP ~30% faster on an idle machine but steal the cores of other busy
-    processes (two trainings on 2 cores: 1,949 images/s spinning against 49,705 waiting passively)."""
+def process_settings(argv: list[str]) -> dict[str, str]:
+    """The allocator settings, plus passive OpenMP waiting when the machine is already busy or the
+    command is `serve`: spinning threads make a small MLP ~30% faster on an idle machine but steal
+    the cores of other busy processes (two trainings on 2 cores: 1,949 images/s spinning against
+    49,705 waiting passively), and a server's compute threads must leave its event loop a core."""
     settings = dict(MALLOC_SETTINGS)
-    if os.getloadavg()[0] >= 0.5 * (os.cpu_count() or 1):
+    if os.getloadavg()[0] >= 0.5 * (os.cpu_count() or 1) or "serve" in argv[:1]:
         settings["OMP_WAIT_POLICY"] = "PASSIVE"
     return settings
 
@@ -87,5 +88,5 @@ def process_settings() -> dict[str, str]:
 def entry() -> None:
     """The `letterlab` command: set the process up (once, by re-exec on Linux), then run main()."""
     if sys.platform.startswith("linux") and not all(name in os.environ for name in MALLOC_SETTINGS):
-        os.execve(sys.executable, [sys.executable, "-m", "letterlab", *sys.argv[1:]], {**process_settings(), **os.environ})
+        os.execve(sys.executable, [sys.executable, "-m", "letterlab", *sys.argv[1:]], {**process_settings(sys.argv[1:]), **os.environ})
     sys.exit(main())

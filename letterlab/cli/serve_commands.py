@@ -28,6 +28,7 @@ def register(subparsers) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--backend", choices=["torch", "onnx"], help="default: torch for a run folder, onnx for an .onnx file")
+    serve.add_argument("--threads", type=int, metavar="N", help="compute threads (default: every core this process may use)")
     serve.add_argument("--max-body-mb", type=float, default=8.0, help="largest request body in MiB (default 8)")
     serve.add_argument("--max-images", type=int, default=256, help="most images in one request (default 256)")
     serve.add_argument("--cors", metavar="ORIGIN", action="append", default=[],
@@ -56,6 +57,8 @@ def run_serve(args) -> int:
 
     if args.max_body_mb <= 0 or args.max_images < 1:
         raise LetterlabError("--max-body-mb must be > 0 and --max-images >= 1")
-    letterlab.serve(args.model, host=args.host, port=args.port, backend=args.backend, device=args.device,
+    if args.threads is not None and args.threads < 1:
+        raise LetterlabError(f"--threads must be at least 1, got {args.threads}")
+    letterlab.serve(args.model, host=args.host, port=args.port, backend=args.backend, device=args.device, threads=args.threads,
                     max_body_bytes=int(args.max_body_mb * 2**20), max_images=args.max_images, cors_origins=tuple(args.cors))
     return 0

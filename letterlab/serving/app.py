@@ -119,7 +119,7 @@ def create_app(load: Callable[[], object], *, max_body_bytes: int = MAX_BODY_BYT
         return state["model"]
 
     @app.post("/v1/predict", openapi_extra={"requestBody": PREDICT_BODY})
-    async def predict(request: Request, top_k: int = Query(TOP_K, ge=1, le=TOP_K_MAX), invert: bool = False) -> dict:
+    async def predict(request: Request, top_k: int = Query(TOP_K, ge=1, le=TOP_K_MAX), invert: bool = False):
         """Top-k classes with probabilities for each image: multipart files in `images`, or JSON
         {"images": [28x28 arrays of 0-255], "top_k": 3}. `invert`: dark letters on light."""
         model = loaded()
@@ -132,7 +132,7 @@ def create_app(load: Callable[[], object], *, max_body_bytes: int = MAX_BODY_BYT
         else:
             raise RequestError(415, "send multipart/form-data with files in 'images', or JSON {\"images\": [...]}")
         probabilities = await state["batcher"].predict(images)
-        return {"predictions": [top_entries(row, model.classes, top_k) for row in probabilities]}
+        return JSONResponse({"predictions": [top_entries(row, model.classes, top_k) for row in probabilities]})
 
     return app
 

@@ -23,8 +23,9 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def new_session(path: Path | str | bytes, threads: int | None = None):
-    """An onnxruntime CPU session using `threads` cores (default: all this process may use)."""
+def new_session(path: Path | str | bytes, threads: int | None = None, spin: bool = True):
+    """An onnxruntime CPU session using `threads` cores (default: all this process may use);
+    `spin=False`: idle compute threads sleep instead of spinning (a server's event loop needs the core)."""
     try:
         import onnxruntime
     except ImportError:
@@ -32,6 +33,8 @@ def new_session(path: Path | str | bytes, threads: int | None = None):
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads or cores()
     options.inter_op_num_threads = 1
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return onnxruntime.InferenceSession(path if isinstance(path, bytes) else str(path), options, providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime raises its own exception types for unreadable models
@@ -43,11 +46,11 @@ class OnnxModel:
 
     backend = "onnx"
 
-    def __init__(self, path: str | Path, threads: int | None = None):
+    def __init__(self, path: str | Path, threads: int | None = None, spin: bool = True):
         self.path = Path(path)
         if not self.path.is_file():
             raise LetterlabError(f"{self.path}: no such ONNX file")
-        self.session = new_session(self.path, threads)
+        self.session = new_session(self.path, threads, spin)
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         if "letterlab.classes" not in self.metadata:
             raise LetterlabError(f"{self.path}: not exported by letterlab (no letterlab.classes metadata)")

@@ -69,7 +69,7 @@ def load_served(path: str | Path, backend: str | None = None, device=None, expor
     if path.suffix == ".onnx":
         if backend not in (None, "onnx"):
             raise LetterlabError(f"{path}: an .onnx file is served with --backend onnx, not {backend}")
-        return OnnxServed(OnnxModel(path, threads))
+        return OnnxServed(OnnxModel(path, threads, spin=False))
     run = letterlab.load_run(path, device)
     if backend in (None, "torch"):
         return TorchModel(run)
@@ -78,4 +78,4 @@ def load_served(path: str | Path, backend: str | None = None, device=None, expor
     from letterlab.serving.export import export_run
 
     report = export_run(run, export_to or run.path / "model.onnx")
-    return OnnxServed(OnnxModel(report.path, threads))
+    return OnnxServed(OnnxModel(report.path, threads, spin=False))

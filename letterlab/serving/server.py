@@ -22,15 +22,15 @@ def is_loopback(host: str) -> bool:
 
 
 def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 8000, backend: str | None = None, device=None,
-          announce: Callable[[str], None] = print, **limits) -> None:
+          threads: int | None = None, announce: Callable[[str], None] = print, **limits) -> None:
     """Serve `model` (a run folder or an .onnx file) until interrupted; `limits` are create_app's
     (max_body_bytes, max_images, window, cors_origins).
 
-    One worker process on the cores it may use, and no more: the forward passes get all but one of
-    them (torch's threads, or onnxruntime's), the event loop (HTTP, image decoding, JSON) the last.
-    On 2 cores that is one thread each: a second compute thread made single-image passes several
-    times slower under load, when it has to fight the event loop for a core (docs/performance.md).
-    The server owns its process, so setting torch's thread count here is the one global it changes."""
+    One worker process on the cores it may use, and no more: the forward passes get `threads` of
+    them (default all: torch's threads or onnxruntime's), whose idle threads sleep rather than spin
+    (`letterlab serve` starts with OMP_WAIT_POLICY=PASSIVE), so the event loop (HTTP, image decoding,
+    JSON) gets a core when it needs one (docs/performance.md). The server owns its process, so
+    setting torch's thread count here is the one global it changes."""
     try:
         import uvicorn
 
@@ -39,7 +39,7 @@ def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 8000, backe
         raise LetterlabError(f"serving needs fastapi, uvicorn and python-multipart ({error}); pip install 'letterlab[serve]'") from None
     import torch
 
-    threads = max(1, cores() - 1)
+    threads = threads or cores()
     torch.set_num_threads(threads)
     if not is_loopback(host):
         announce(f"warning: serving on {host}, reachable from other machines; letterlab has no authentication")
