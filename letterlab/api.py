@@ -353,12 +353,14 @@ def load_model(path: str | Path, device: torch.device | str | None = None):
     return Run(path, device)
 
 
-def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 8000, backend: str | None = None, **options) -> None:
+def serve(model: str | Path, model_b: str | Path | None = None, *, host: str = "127.0.0.1", port: int = 8000,
+          backend: str | None = None, **options) -> None:
     """Serve a run folder or an .onnx file over HTTP (FastAPI on uvicorn) until interrupted:
-    POST /v1/predict, GET /health, /ready, /v1/model, /docs. Binds 127.0.0.1 unless told otherwise."""
+    POST /v1/predict, GET /health, /ready, /v1/model, /docs; for run folders the explorer page at
+    `/` (with `model_b`, two runs side by side). Binds 127.0.0.1 unless told otherwise."""
     from letterlab.serving.server import serve as run_server
 
-    run_server(model, host=host, port=port, backend=backend, **options)
+    run_server(model, model_b, host=host, port=port, backend=backend, **options)
 
 
 def _new_run(config: RunConfig, out: str | Path | None) -> Path:

@@ -21,10 +21,13 @@ def register(subparsers) -> None:
     export.set_defaults(func=run_export)
 
     serve = subparsers.add_parser("serve", help="serve a run or an .onnx file over HTTP (FastAPI)",
-                                  description="Serve the model: POST /v1/predict (multipart files in 'images', or JSON "
+                                  description="Serve the model: the explorer page at / (run folders: draw a letter and "
+                                              "watch the layers respond, the confusion matrix's images, two runs side by "
+                                              "side, the training replay), POST /v1/predict (multipart files in 'images', or JSON "
                                               '{"images": [28x28 arrays], "top_k": 3}), GET /health, /ready, /v1/model, '
                                               "and the API docs at /docs. Binds 127.0.0.1 unless --host says otherwise.")
     serve.add_argument("model", metavar="RUN_OR_ONNX")
+    serve.add_argument("model_b", metavar="RUN_B", nargs="?", help="a second run folder, shown side by side in the explorer")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--backend", choices=["torch", "onnx"], help="default: torch for a run folder, onnx for an .onnx file")
@@ -59,6 +62,6 @@ def run_serve(args) -> int:
         raise LetterlabError("--max-body-mb must be > 0 and --max-images >= 1")
     if args.threads is not None and args.threads < 1:
         raise LetterlabError(f"--threads must be at least 1, got {args.threads}")
-    letterlab.serve(args.model, host=args.host, port=args.port, backend=args.backend, device=args.device, threads=args.threads,
+    letterlab.serve(args.model, args.model_b, host=args.host, port=args.port, backend=args.backend, device=args.device, threads=args.threads,
                     max_body_bytes=int(args.max_body_mb * 2**20), max_images=args.max_images, cors_origins=tuple(args.cors))
     return 0

@@ -12,6 +12,7 @@ import json
 import threading
 from collections.abc import Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import numpy as np
 from fastapi import FastAPI, Query, Request
@@ -20,7 +21,10 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
+from letterlab.errors import LetterlabError
 from letterlab.serving.batching import MicroBatcher
+
+STATIC = Path(__file__).with_name("static")  # the explorer page
 
 MAX_BODY_BYTES = 8 * 2**20
 MAX_IMAGES = 256  # per request
@@ -49,22 +53,26 @@ class RequestError(Exception):
         self.status, self.message = status, message
 
 
-def create_app(load: Callable[[], object], *, max_body_bytes: int = MAX_BODY_BYTES, max_images: int = MAX_IMAGES,
-               window: float = 0.0, cors_origins: tuple[str, ...] = ()):
-    """The app; `load()` returns the model (a Run or an OnnxModel, via `serving.predictors`) and runs
-    on a thread once the server is up, so /health answers at once and /ready once it is loaded."""
+def create_app(load: Callable[[], object], *, explorer: Callable[[], object] | None = None, max_body_bytes: int = MAX_BODY_BYTES,
+               max_images: int = MAX_IMAGES, window: float = 0.0, cors_origins: tuple[str, ...] = (),
+               allowed_hosts: tuple[str, ...] | None = None):
+    """The app; `load()` returns the model (via `serving.predictors`) and `explorer()` the explorer
+    of the run folders (`serving.explore`; None for an .onnx file). Both run on a thread once the
+    server is up, so /health answers at once and /ready once they are loaded. `allowed_hosts`: the
+    Host names accepted (a page elsewhere cannot then reach a loopback server by DNS rebinding)."""
 
-    state: dict = {"model": None, "batcher": None, "failed": None}
+    state: dict = {"model": None, "batcher": None, "explorer": None, "failed": None}
 
     def load_in_background(loop) -> None:
         try:
             model = load()
+            explored = explorer() if explorer else None
         except Exception as error:  # reported by /ready; the server keeps answering
             state["failed"] = str(error)
             return
         batcher = MicroBatcher(model.probabilities, window=window, max_images=max_images,
                                batch_independent=model.batch_independent)
-        loop.call_soon_threadsafe(lambda: (batcher.start(), state.update(model=model, batcher=batcher)))
+        loop.call_soon_threadsafe(lambda: (batcher.start(), state.update(model=model, batcher=batcher, explorer=explored)))
 
     @asynccontextmanager
     async def lifespan(app):
@@ -74,6 +82,10 @@ def create_app(load: Callable[[], object], *, max_body_bytes: int = MAX_BODY_BYT
             await state["batcher"].stop()
 
     app = FastAPI(title="letterlab", summary="Letter classification with a trained letterlab model", lifespan=lifespan)
+    if allowed_hosts:
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     if cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -134,7 +146,129 @@ def create_app(load: Callable[[], object], *, max_body_bytes: int = MAX_BODY_BYT
         probabilities = await state["batcher"].predict(images)
         return JSONResponse({"predictions": [top_entries(row, model.classes, top_k) for row in probabilities]})
 
+    add_explorer_routes(app, state, max_body_bytes)
     return app
+
+
+def add_explorer_routes(app: FastAPI, state: dict, max_body_bytes: int) -> None:
+    """The explorer page at `/` (static files beside this module) and its JSON API under /v1/explorer."""
+    from fastapi.responses import FileResponse, HTMLResponse
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def page():
+        if explorer_or_none() is None and state["model"] is not None:
+            return HTMLResponse("<!doctype html><title>letterlab</title><p>This server serves an exported .onnx file: the "
+                                "explorer needs run folders (<code>letterlab serve RUN [RUN_B]</code>). The API is at "
+                                "<a href='/docs'>/docs</a>.</p>")
+        return FileResponse(STATIC / "index.html")
+
+    def explorer_or_none():
+        return state["explorer"]
+
+    def explored():
+        if state["explorer"] is None:
+            if state["model"] is None:
+                raise RequestError(503, state["failed"] or "the model is still loading; see /ready")
+            raise RequestError(404, "no explorer: serve run folders (letterlab serve RUN [RUN_B]), not an .onnx file")
+        return state["explorer"]
+
+    def answer(function, *args):
+        try:
+            return JSONResponse(function(*args))
+        except LookupError as error:
+            raise RequestError(404, str(error).strip("'\"")) from None
+        except (ValueError, LetterlabError) as error:
+            raise RequestError(400, str(error)) from None
+
+    @app.get("/v1/explorer/runs")
+    async def runs():
+        """The runs shown: name, preset, kind, classes, test accuracy, epochs, whether a replay exists."""
+        return answer(explored().runs_info)
+
+    @app.post("/v1/explorer/explain", openapi_extra={"requestBody": EXPLAIN_BODY})
+    async def explain(request: Request):
+        """One input through the runs: top classes and, with detail "full", what happens inside."""
+        body = await read_limited(request, max_body_bytes)
+        image, label, runs, detail = explain_request(body, explored())
+        return await asyncio.to_thread(answer, explored().explain, image, runs, detail, label)
+
+    @app.get("/v1/explorer/test/{run}")
+    async def test(run: int):
+        """The run's test set: confusion matrix, per-class precision and recall, accuracy."""
+        return answer(explored().test_summary, run)
+
+    @app.get("/v1/explorer/test/{run}/cell")
+    async def cell(run: int, true: str, predicted: str):
+        """The test images in one confusion-matrix cell, most confident first."""
+        return await asyncio.to_thread(answer, explored().cell, run, true, predicted)
+
+    @app.get("/v1/explorer/compare")
+    async def compare():
+        """McNemar's table of the two runs on the same test images."""
+        return answer(explored().compare)
+
+    @app.get("/v1/explorer/compare/cell")
+    async def compare_cell(which: str):
+        """The test images in one cell of McNemar's table."""
+        return await asyncio.to_thread(answer, explored().compare_cell, which)
+
+    @app.get("/v1/explorer/replay/{run}")
+    async def replay(run: int):
+        """The probe panel (predictions, filters, feature maps) as it was after each epoch."""
+        return await asyncio.to_thread(answer, explored().replay, run)
+
+
+EXPLAIN_BODY = {"content": {"application/json": {"schema": {"type": "object", "properties": {
+    "image_file": {"type": "string", "description": "base64 of a PNG/JPEG file (e.g. a canvas), converted as letterlab predict converts files"},
+    "image": {"type": "array", "description": "a 28x28 array of 0-255"},
+    "test_index": {"type": "integer", "description": "an image of the test set"},
+    "invert": {"type": "boolean", "default": False}, "runs": {"type": "array", "items": {"type": "integer"}},
+    "detail": {"type": "string", "enum": ["top", "full"], "default": "full"}}}}}}
+
+
+def explain_request(body: bytes, explorer) -> tuple[np.ndarray, str | None, list[int] | None, str]:
+    """(image, its label for a test image, run ids, detail) from an explain request's JSON."""
+    import base64
+    import binascii
+
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise RequestError(400, f"body is not valid JSON ({error})") from None
+    if not isinstance(payload, dict):
+        raise RequestError(400, "expected a JSON object")
+    unknown = sorted(set(payload) - {"image_file", "image", "test_index", "invert", "runs", "detail"})
+    if unknown:
+        raise RequestError(422, f"unknown field {unknown[0]!r}")
+    given = [key for key in ("image_file", "image", "test_index") if key in payload]
+    if len(given) != 1:
+        raise RequestError(400, "give exactly one of image_file (base64 of a PNG/JPEG), image (28x28 of 0-255), test_index")
+    invert, detail, runs = payload.get("invert", False), payload.get("detail", "full"), payload.get("runs")
+    if not isinstance(invert, bool) or detail not in ("top", "full"):
+        raise RequestError(422, 'invert must be true or false, detail "top" or "full"')
+    if runs is not None and (not isinstance(runs, list) or not all(isinstance(r, int) and not isinstance(r, bool) for r in runs)):
+        raise RequestError(422, "runs: a list of run ids")
+    label = None
+    if given[0] == "image_file":
+        try:
+            data = base64.b64decode(payload["image_file"], validate=True)
+        except (binascii.Error, TypeError, ValueError):
+            raise RequestError(400, "image_file: not base64") from None
+        image = decode_image(data, "image_file", invert)
+    elif given[0] == "image":
+        image = images_from_json(json.dumps({"images": [payload["image"]]}).encode(), 1, invert, TOP_K)[0][0]
+    else:
+        index = payload["test_index"]
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise RequestError(422, "test_index: an integer")
+        try:
+            image, label = explorer.test_image(index)
+        except LookupError as error:
+            raise RequestError(404, str(error).strip("'\"")) from None
+    return image, label, runs, detail
 
 
 def top_entries(row: np.ndarray, classes: list[str], k: int) -> dict:

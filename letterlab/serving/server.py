@@ -21,10 +21,19 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 8000, backend: str | None = None, device=None,
-          threads: int | None = None, announce: Callable[[str], None] = print, **limits) -> None:
-    """Serve `model` (a run folder or an .onnx file) until interrupted; `limits` are create_app's
-    (max_body_bytes, max_images, window, cors_origins).
+def explorer_of(runs: list[Path], device):
+    import letterlab
+    from letterlab.serving.explore import Explorer
+
+    return Explorer([letterlab.load_run(path, device) for path in runs])
+
+
+def serve(model: str | Path, model_b: str | Path | None = None, *, host: str = "127.0.0.1", port: int = 8000,
+          backend: str | None = None, device=None, threads: int | None = None, announce: Callable[[str], None] = print,
+          **limits) -> None:
+    """Serve `model` (a run folder or an .onnx file) until interrupted: the JSON API for it, and for
+    run folders the explorer page at `/` (with `model_b`, a second run side by side). `limits` are
+    create_app's (max_body_bytes, max_images, window, cors_origins).
 
     One worker process on the cores it may use, and no more: the forward passes get `threads` of
     them (default all: torch's threads or onnxruntime's), whose idle threads sleep rather than spin
@@ -43,6 +52,13 @@ def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 8000, backe
     torch.set_num_threads(threads)
     if not is_loopback(host):
         announce(f"warning: serving on {host}, reachable from other machines; letterlab has no authentication")
-    app = create_app(lambda: load_served(model, backend, device, threads=threads), **limits)
-    announce(f"serving {model} on http://{host}:{port} (API docs at /docs); Ctrl-C stops")
+    runs = [Path(path) for path in (model, model_b) if path is not None]
+    if model_b is not None and any(path.suffix == ".onnx" for path in runs):
+        raise LetterlabError("two models side by side are two run folders; an .onnx file is served alone")
+    explorer = None if runs[0].suffix == ".onnx" else lambda: explorer_of(runs, device)
+    loopback = ("127.0.0.1", "localhost", "::1", "[::1]") if is_loopback(host) else None
+    app = create_app(lambda: load_served(model, backend, device, threads=threads), explorer=explorer, allowed_hosts=loopback, **limits)
+    shown = " and ".join(map(str, runs))
+    announce(f"serving {shown} on http://{host}:{port}: " + ("the explorer at /, " if explorer else "")
+             + "the API at /v1/predict (docs at /docs); Ctrl-C stops")
     uvicorn.run(app, host=host, port=port, log_level="warning", workers=1)
