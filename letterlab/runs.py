@@ -5,7 +5,8 @@ data hash), metrics.jsonl and timing.jsonl (one line per epoch), the TensorBoard
 checkpoint.pt with checkpoint.json (its SHA-256), model.safetensors and probes.npz. Written by
 evaluation: results.json and confusion.txt (test scores), errors/ (`letterlab errors`), figures/
 (inspection and calibration PNGs), calibration.json, inspection.json (for reports) and review.json
-(a person's answers). Reports are rendered from these files alone."""
+(a person's answers); model.onnx and model.parity.json (`letterlab export`). Reports are rendered
+from these files alone."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ RESULTS, CONFUSION = "results.json", "confusion.txt"
 ERRORS = "errors"  # folder: errors.json and the grids of `letterlab errors`
 FIGURES = "figures"  # folder: inspection and calibration PNGs
 CALIBRATION, INSPECTION, REVIEW = "calibration.json", "inspection.json", "review.json"
+ONNX = "model.onnx"  # `letterlab export`'s default output, with model.parity.json beside it
 
 
 def new_run_dir(out: str | None, preset: str, root: str = "runs") -> Path:

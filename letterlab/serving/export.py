@@ -23,7 +23,7 @@ from torch import nn
 from letterlab import LETTERS, __version__
 from letterlab.errors import LetterlabError
 from letterlab.files import write_atomic, write_json_atomic
-from letterlab.runs import CONFIG, ENVIRONMENT, read_json
+from letterlab.runs import CONFIG, ENVIRONMENT, ONNX, read_json
 from letterlab.serving.onnx_model import BATCH, INPUT, INPUT_FORMAT, LOGITS, PROBABILITIES, new_session
 
 TOLERANCE = 1e-5  # float32: largest allowed |p_onnx - p_torch| over all test images and classes
@@ -67,7 +67,7 @@ def export_run(run, out: str | Path | None = None, opset: int = DEFAULT_OPSET) -
     """Export `run` (a letterlab.Run) to `out` (default RUN/model.onnx) and write `<out>.parity.json`
     beside it; a failed parity check writes neither and raises LetterlabError saying why."""
     started = time.perf_counter()
-    out = Path(out) if out else run.path / "model.onnx"
+    out = Path(out) if out else run.path / ONNX
     if out.suffix != ".onnx":
         raise LetterlabError(f"{out}: the exported file's name must end in .onnx")
     model = LetterGraph(_cpu_float_copy(run)).eval()

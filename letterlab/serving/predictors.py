@@ -10,6 +10,7 @@ import numpy as np
 from letterlab import LETTERS
 from letterlab.errors import LetterlabError
 from letterlab.run_config import CNNConfig, RunConfig
+from letterlab.runs import ONNX
 
 
 def batch_independent(config: RunConfig) -> bool:
@@ -77,5 +78,5 @@ def load_served(path: str | Path, backend: str | None = None, device=None, expor
         raise LetterlabError(f"--backend {backend}: not one of torch, onnx")
     from letterlab.serving.export import export_run
 
-    report = export_run(run, export_to or run.path / "model.onnx")
+    report = export_run(run, export_to or run.path / ONNX)
     return OnnxServed(OnnxModel(report.path, threads, spin=False))
