@@ -33,6 +33,27 @@ def make_letters():
     return make
 
 
+@pytest.fixture(scope="session")
+def letters_npz(tmp_path_factory):
+    """A factory: `letters_npz(seed, per_class)` is the path of an .npz of font-rendered letters
+    (small and learnable), made once per session in its own folder and letter cache."""
+    made = {}
+
+    def make(seed: int, per_class: int = 30) -> Path:
+        if (seed, per_class) not in made:
+            from letterlab.data.embedded import load_embedded
+
+            folder = tmp_path_factory.mktemp(f"letters-{seed}-{per_class}")
+            with pytest.MonkeyPatch.context() as monkey:
+                monkey.setenv("LETTERLAB_CACHE", str(folder / "cache"))
+                letters = load_embedded(seed=seed, per_class=per_class).train
+            np.savez(folder / "letters.npz", images=letters.images, labels=letters.labels)
+            made[seed, per_class] = folder / "letters.npz"
+        return made[seed, per_class]
+
+    return make
+
+
 @pytest.fixture
 def notmnist_dir() -> Path:
     """The real notMNIST files in ../shared/data/notmnist (read-only); skips the test when absent."""

@@ -12,23 +12,19 @@ from PIL import Image
 
 import letterlab
 from letterlab.cli.main import main
-from letterlab.data.embedded import load_embedded
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def letters_npz(tmp_path_factory):
+def letters(letters_npz):
     """500 font-rendered letters (learnable, made by the test) as an .npz."""
-    folder = tmp_path_factory.mktemp("api")
-    letters = load_embedded(seed=3, per_class=50).train
-    np.savez(folder / "letters.npz", images=letters.images, labels=letters.labels)
-    return folder / "letters.npz"
+    return letters_npz(3, 50)
 
 
 @pytest.fixture(scope="module")
-def mlp_run(letters_npz, tmp_path_factory):
-    return letterlab.train("mlp-tanh-50", letters_npz, out=tmp_path_factory.mktemp("mlp") / "run", epochs=8, lr=0.1,
+def mlp_run(letters, tmp_path_factory):
+    return letterlab.train("mlp-tanh-50", letters, out=tmp_path_factory.mktemp("mlp") / "run", epochs=8, lr=0.1,
                            device="cpu", progress=False)
 
 
@@ -39,9 +35,9 @@ def test_every_public_name_resolves_and_has_a_docstring():
             assert value.__doc__ and value.__doc__.strip(), name
 
 
-def test_train_writes_the_same_run_folder_bytes_as_the_command(letters_npz, tmp_path):
-    run = letterlab.train("mlp-tanh-50", letters_npz, out=tmp_path / "api", epochs=3, device="cpu", progress=False)
-    assert main(["train", "--preset", "mlp-tanh-50", "--data", str(letters_npz), "--epochs", "3", "--out", str(tmp_path / "cli"),
+def test_train_writes_the_same_run_folder_bytes_as_the_command(letters, tmp_path):
+    run = letterlab.train("mlp-tanh-50", letters, out=tmp_path / "api", epochs=3, device="cpu", progress=False)
+    assert main(["train", "--preset", "mlp-tanh-50", "--data", str(letters), "--epochs", "3", "--out", str(tmp_path / "cli"),
                  "--device", "cpu", "--no-progress"]) == 0
     for name in ("metrics.jsonl", "config.json", "results.json", "confusion.txt"):
         api, cli = (run.path / name).read_bytes(), (tmp_path / "cli" / name).read_bytes()
@@ -106,17 +102,17 @@ def test_every_figure_is_a_figure_that_shows_inline(mlp_run):
         mlp_run.plot_saliency([10**6])
 
 
-def test_cnn_feature_maps_and_grad_cam(letters_npz, tmp_path):
+def test_cnn_feature_maps_and_grad_cam(letters, tmp_path):
     small = {"blocks": [{"filters": 8, "pool": 2}, {"filters": 8, "pool": 2}], "fc": [16]}
-    run = letterlab.train("cnn", letters_npz, out=tmp_path / "cnn", epochs=1, model=small, log_probes=False, device="cpu", progress=False)
+    run = letterlab.train("cnn", letters, out=tmp_path / "cnn", epochs=1, model=small, log_probes=False, device="cpu", progress=False)
     maps = run.plot_feature_maps([0, 1], layer=2)
     assert isinstance(maps, Figure) and len(maps.axes) == 4  # two rows: image and its maps
     assert len(run.plot_saliency(0).axes) == 3  # image, saliency, Grad-CAM
     assert run.plot_filters(layer=1)._repr_png_().startswith(PNG_MAGIC)
 
 
-def test_compare_and_config_and_presets(mlp_run, letters_npz, tmp_path):
-    other = letterlab.train("mlp-tanh-50", letters_npz, out=tmp_path / "b", epochs=1, device="cpu", progress=False)
+def test_compare_and_config_and_presets(mlp_run, letters, tmp_path):
+    other = letterlab.train("mlp-tanh-50", letters, out=tmp_path / "b", epochs=1, device="cpu", progress=False)
     result = letterlab.compare(mlp_run, other.path)
     assert isinstance(result, letterlab.Comparison) and result.n == mlp_run.evaluate().n
     assert result.a.accuracy == pytest.approx(mlp_run.evaluate().accuracy)
@@ -132,15 +128,15 @@ def test_compare_and_config_and_presets(mlp_run, letters_npz, tmp_path):
     assert sum(row.parameters for row in letterlab.summary("mlp-tanh-500")) == 397_510
 
 
-def test_train_seeds_gives_one_run_per_seed(letters_npz, tmp_path):
-    runs = letterlab.train_seeds("mlp-tanh-50", 2, letters_npz, out=tmp_path / "seeds", epochs=2, device="cpu")
+def test_train_seeds_gives_one_run_per_seed(letters, tmp_path):
+    runs = letterlab.train_seeds("mlp-tanh-50", 2, letters, out=tmp_path / "seeds", epochs=2, device="cpu")
     assert [run.config.train.seed for run in runs] == [0, 1]
     assert [run.path.name for run in runs] == ["seed0", "seed1"]
     assert all(run.results is not None for run in runs)
 
 
-def test_reproduce_returns_the_report_and_its_table(letters_npz, tmp_path):
-    report = letterlab.reproduce(letters_npz, out=tmp_path / "report", presets=["mlp-tanh-50", "mlp-sigmoid-50"], profile="quick",
+def test_reproduce_returns_the_report_and_its_table(letters, tmp_path):
+    report = letterlab.reproduce(letters, out=tmp_path / "report", presets=["mlp-tanh-50", "mlp-sigmoid-50"], profile="quick",
                                  device="cpu", progress=False)
     assert report.html.exists() and report.path == tmp_path / "report"
     assert [row["experiment"] for row in report.table] == ["mlp-sigmoid-50", "mlp-tanh-50"]
@@ -148,15 +144,15 @@ def test_reproduce_returns_the_report_and_its_table(letters_npz, tmp_path):
     assert any(answer["number"] == 1 for answer in report.answers)
 
 
-def test_progress_is_one_plain_line_per_epoch_when_nobody_watches(letters_npz, tmp_path, capsys):
-    letterlab.train("mlp-tanh-50", letters_npz, out=tmp_path / "lines", epochs=3, device="cpu")
+def test_progress_is_one_plain_line_per_epoch_when_nobody_watches(letters, tmp_path, capsys):
+    letterlab.train("mlp-tanh-50", letters, out=tmp_path / "lines", epochs=3, device="cpu")
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(lines) == 3 and lines[0].startswith("mlp-tanh-50: epoch 1/3, loss ")
-    letterlab.train("mlp-tanh-50", letters_npz, out=tmp_path / "quiet", epochs=2, device="cpu", progress=False)
+    letterlab.train("mlp-tanh-50", letters, out=tmp_path / "quiet", epochs=2, device="cpu", progress=False)
     assert capsys.readouterr().err == ""
 
 
-def test_nothing_global_changes_behind_the_users_back(letters_npz, tmp_path):
+def test_nothing_global_changes_behind_the_users_back(letters, tmp_path):
     """In a fresh interpreter: the backend, torch's thread count and RNG state, numpy's global RNG
     and pyplot's absence are what they were after importing, training, evaluating and plotting."""
     script = textwrap.dedent(f"""
@@ -167,7 +163,7 @@ def test_nothing_global_changes_behind_the_users_back(letters_npz, tmp_path):
         torch.manual_seed(1234); np.random.seed(99)
         before = (matplotlib.get_backend(), torch.get_num_threads(), torch.get_rng_state().clone(), np.random.get_state()[1].copy())
         import letterlab
-        run = letterlab.train("mlp-tanh-50", {str(letters_npz)!r}, out={str(tmp_path / "run")!r}, epochs=2, device="cpu", progress=False)
+        run = letterlab.train("mlp-tanh-50", {str(letters)!r}, out={str(tmp_path / "run")!r}, epochs=2, device="cpu", progress=False)
         run.evaluate(); run.predict(run.data().images[:2])
         for figure in (run.plot_curves(), run.plot_confusion(), run.plot_errors(), run.plot_filters(), run.plot_saliency([0])):
             figure._repr_png_()

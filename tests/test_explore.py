@@ -12,7 +12,6 @@ import pytest
 from PIL import Image
 
 import letterlab
-from letterlab.data.embedded import load_embedded
 
 httpx = pytest.importorskip("httpx")
 uvicorn = pytest.importorskip("uvicorn")
@@ -50,12 +49,10 @@ class Live:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(letters_npz, tmp_path_factory):
     folder = tmp_path_factory.mktemp("explore")
-    letters = load_embedded(seed=7, per_class=30).train
-    np.savez(folder / "letters.npz", images=letters.images, labels=letters.labels)
-    mlp = letterlab.train("mlp-tanh-50", folder / "letters.npz", out=folder / "mlp", epochs=4, lr=0.1, device="cpu", progress=False)
-    cnn = letterlab.train("cnn", folder / "letters.npz", out=folder / "cnn", epochs=2, model=SMALL_CNN, log_probes=True, device="cpu",
+    mlp = letterlab.train("mlp-tanh-50", letters_npz(7), out=folder / "mlp", epochs=4, lr=0.1, device="cpu", progress=False)
+    cnn = letterlab.train("cnn", letters_npz(7), out=folder / "cnn", epochs=2, model=SMALL_CNN, log_probes=True, device="cpu",
                           progress=False)
     return mlp, cnn
 

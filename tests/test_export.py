@@ -8,7 +8,6 @@ import pytest
 
 import letterlab
 from letterlab.cli.main import main
-from letterlab.data.embedded import load_embedded
 from letterlab.serving import export as export_module
 
 pytest.importorskip("onnxruntime")
@@ -26,17 +25,9 @@ KINDS = {
 
 
 @pytest.fixture(scope="module")
-def letters_npz(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("export")
-    letters = load_embedded(seed=5, per_class=30).train
-    np.savez(folder / "letters.npz", images=letters.images, labels=letters.labels)
-    return folder / "letters.npz"
-
-
-@pytest.fixture(scope="module")
 def runs(letters_npz, tmp_path_factory):
     folder = tmp_path_factory.mktemp("runs")
-    return {kind: letterlab.train(preset, letters_npz, out=folder / kind, epochs=1, log_probes=False, device="cpu", progress=False,
+    return {kind: letterlab.train(preset, letters_npz(5), out=folder / kind, epochs=1, log_probes=False, device="cpu", progress=False,
                                   **overrides) for kind, (preset, overrides) in KINDS.items()}
 
 

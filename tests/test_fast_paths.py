@@ -7,17 +7,13 @@ import numpy as np
 import pytest
 
 import letterlab
-from letterlab.data.embedded import load_embedded
 from letterlab.training import manual_mlp
 from letterlab.training.stacked import can_stack
 
 
 @pytest.fixture(scope="module")
-def letters_npz(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("fast")
-    letters = load_embedded(seed=4, per_class=30).train
-    np.savez(folder / "letters.npz", images=letters.images, labels=letters.labels)
-    return folder / "letters.npz"
+def letters(letters_npz):
+    return letters_npz(4)
 
 
 def _metrics(run) -> list[dict]:
@@ -32,23 +28,23 @@ def _close(a: list[dict], b: list[dict]) -> None:
         assert x["val_accuracy"] == pytest.approx(y["val_accuracy"], abs=0.01)
 
 
-def test_plain_autograd_matches_the_written_out_step(letters_npz, tmp_path, monkeypatch):
+def test_plain_autograd_matches_the_written_out_step(letters, tmp_path, monkeypatch):
     calls = []
     original = manual_mlp.manual_steps
     monkeypatch.setattr(manual_mlp, "manual_steps", lambda *a, **k: calls.append(1) or original(*a, **k))
     monkeypatch.setattr("letterlab.training.loop.manual_steps", manual_mlp.manual_steps)
-    fast = letterlab.train("mlp-tanh-100x2", letters_npz, out=tmp_path / "fast", epochs=3, device="cpu", progress=False)
+    fast = letterlab.train("mlp-tanh-100x2", letters, out=tmp_path / "fast", epochs=3, device="cpu", progress=False)
     taken = len(calls)
-    plain = letterlab.train("mlp-tanh-100x2", letters_npz, out=tmp_path / "plain", epochs=3, device="cpu", progress=False,
+    plain = letterlab.train("mlp-tanh-100x2", letters, out=tmp_path / "plain", epochs=3, device="cpu", progress=False,
                             fast_paths=False)
     assert taken == 3 and len(calls) == 3  # the fast run took the written-out step every epoch; the plain run never
     _close(_metrics(fast), _metrics(plain))
     assert fast.evaluate().accuracy == pytest.approx(plain.evaluate().accuracy, abs=0.01)
 
 
-def test_plain_autograd_trains_seeds_one_by_one_with_the_same_numbers(letters_npz, tmp_path):
-    base = letterlab.config("mlp-tanh-50", letters_npz, epochs=2)
-    plain = letterlab.config("mlp-tanh-50", letters_npz, epochs=2, fast_paths=False)
+def test_plain_autograd_trains_seeds_one_by_one_with_the_same_numbers(letters, tmp_path):
+    base = letterlab.config("mlp-tanh-50", letters, epochs=2)
+    plain = letterlab.config("mlp-tanh-50", letters, epochs=2, fast_paths=False)
     seeded = lambda c, s: letterlab.config(c, seed=s)
     assert can_stack([seeded(base, 0), seeded(base, 1)])
     assert not can_stack([seeded(plain, 0), seeded(plain, 1)])

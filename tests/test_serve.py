@@ -20,7 +20,6 @@ from PIL import Image
 
 import letterlab
 from letterlab.cli.main import main
-from letterlab.data.embedded import load_embedded
 
 httpx = pytest.importorskip("httpx")
 uvicorn = pytest.importorskip("uvicorn")
@@ -77,11 +76,9 @@ def bomb_png(width: int = 20_000, height: int = 20_000) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def run(letters_npz, tmp_path_factory):
     folder = tmp_path_factory.mktemp("serve")
-    letters = load_embedded(seed=6, per_class=30).train
-    np.savez(folder / "letters.npz", images=letters.images, labels=letters.labels)
-    return letterlab.train("mlp-tanh-50", folder / "letters.npz", out=folder / "run", epochs=4, lr=0.1, device="cpu", progress=False)
+    return letterlab.train("mlp-tanh-50", letters_npz(6), out=folder / "run", epochs=4, lr=0.1, device="cpu", progress=False)
 
 
 @pytest.fixture(scope="module")
