@@ -155,7 +155,7 @@ def add_explorer_routes(app: FastAPI, state: dict, max_body_bytes: int) -> None:
     from fastapi.responses import FileResponse, HTMLResponse
     from fastapi.staticfiles import StaticFiles
 
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
 
     @app.get("/", include_in_schema=False)
     async def page():
