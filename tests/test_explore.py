@@ -119,6 +119,22 @@ def test_live_updates_are_fast(two):
     print(f"live update (two runs, detail top): median {1000 * np.median(times):.1f} ms")  # the target is 100 ms; not asserted
 
 
+def test_concurrent_explanations_do_not_mix(two, runs):
+    """Requests run on threads over one model; its layer-capturing hooks must not see another's pass."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def ask(index):
+        return index, httpx.post(f"{two.url}/v1/explorer/explain", json={"test_index": index}, timeout=60)
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(ask, range(18)))
+    test = runs[1].data()
+    for index, response in answers:
+        assert response.status_code == 200, response.text
+        cnn = response.json()["results"][1]
+        assert cnn["top"][0]["class"] == letterlab.LETTERS[runs[1].predict(test.images[index])[0].argmax()]
+
+
 def test_confusion_cells_hold_exactly_their_images(two, runs):
     summary = two.get("/v1/explorer/test/1").json()
     evaluation = runs[1].evaluate()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import threading
 import time
 from functools import cached_property
 
@@ -26,7 +27,7 @@ from letterlab.models.inputs import images_to_tensor
 NEIGHBOURS = 8  # nearest training images shown
 NEIGHBOUR_POOL = 4000  # training images searched (a seeded sample when there are more)
 TOP_UNITS = 8  # an MLP's most active first-layer units shown with their weights
-CELL_LIMIT = 400  # images sent for one matrix cell
+CELL_LIMIT = 400  # images sent for one matrix cell (its "count" is always the whole cell's)
 SCALE = 3  # pixels per map pixel in the grids
 COMPARE_CELLS = ("both_right", "only_a_right", "only_b_right", "both_wrong")
 
@@ -62,6 +63,9 @@ class ExploredRun:
 
     def __init__(self, run, number: int):
         self.run, self.id = run, number
+        # Requests run on threads; the forward hooks that capture layers are per model, so one
+        # request at a time goes through this model (others wait milliseconds).
+        self.lock = threading.RLock()
         self.model = run.model
         self.model.eval()
         self.convs = conv_layers(self.model)
@@ -99,6 +103,10 @@ class ExploredRun:
     @torch.inference_mode()
     def features(self, images: np.ndarray) -> torch.Tensor:
         """The input of the output layer (the last hidden layer's values), (N, width), L2-normalised."""
+        with self.lock:
+            return self._features(images)
+
+    def _features(self, images: np.ndarray) -> torch.Tensor:
         captured = []
         handle = self.model.out.register_forward_pre_hook(lambda module, args: captured.append(args[0]))
         try:
@@ -108,11 +116,16 @@ class ExploredRun:
         return nn.functional.normalize(captured[0].float().flatten(1), dim=1).cpu()
 
     def top(self, image: np.ndarray) -> list[dict]:
-        probabilities = self.run.predict(image[None])[0]
+        with self.lock:
+            probabilities = self.run.predict(image[None])[0]
         return [{"class": LETTERS[i], "probability": float(probabilities[i])} for i in np.argsort(-probabilities, kind="stable")]
 
     def detail(self, image: np.ndarray) -> dict:
         """Everything the page shows inside the model for one input."""
+        with self.lock:
+            return self._detail(image)
+
+    def _detail(self, image: np.ndarray) -> dict:
         x = images_to_tensor(image[None], self.run.device)
         _, saliency, cam = explain(self.model, x)
         heat = coloured(to_uint8(saliency[0]) / 255.0, "hot")
