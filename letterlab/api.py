@@ -230,6 +230,8 @@ def as_letter_images(images, invert: bool = False) -> np.ndarray:
         stacked = images.reshape(-1, 28, 28)
         return 255 - stacked if invert else stacked
     items = images if isinstance(images, (list, tuple)) else [images]
+    if not items:
+        return np.empty((0, 28, 28), dtype=np.uint8)
     out = []
     for item in items:
         if isinstance(item, (str, Path)):
@@ -357,7 +359,8 @@ def serve(model: str | Path, model_b: str | Path | None = None, *, host: str = "
           backend: str | None = None, **options) -> None:
     """Serve a run folder or an .onnx file over HTTP (FastAPI on uvicorn) until interrupted:
     POST /v1/predict, GET /health, /ready, /v1/model, /docs; for run folders the explorer page at
-    `/` (with `model_b`, two runs side by side). Binds 127.0.0.1 unless told otherwise."""
+    `/` (with `model_b`, two runs side by side). Binds 127.0.0.1 unless told otherwise. Meant to own
+    its process: it sets torch's thread count for the forward passes (`threads`, default all cores)."""
     from letterlab.serving.server import serve as run_server
 
     run_server(model, model_b, host=host, port=port, backend=backend, **options)
@@ -388,7 +391,8 @@ def train_seeds(preset_or_config: str | Path | RunConfig, seeds: int, data: str 
                 out: str | Path | None = None, device: torch.device | str | None = None, progress: bool | None = None,
                 announce: Callable[[str], None] | None = None, **overrides: Any) -> list[Run]:
     """`seeds` runs with seeds seed..seed+seeds-1, into out/seed<k>; an MLP's seeds are trained
-    together as one stacked model (each run the same as trained alone, up to float rounding)."""
+    together as one stacked model (each run the same as trained alone, up to float rounding), which
+    shows no progress bar (`progress` applies to seeds trained one by one)."""
     from letterlab.errors import ConfigError
     from letterlab.pipeline import train_and_evaluate, train_seeds_and_evaluate
     from letterlab.training.stacked import can_stack

@@ -82,6 +82,7 @@ def test_predict_reads_arrays_pil_images_and_files_alike(mlp_run, tmp_path):
     assert np.allclose(mlp_run.predict(255 - images, invert=True), from_arrays)
     with pytest.raises(letterlab.LetterlabError, match="cannot read"):
         mlp_run.predict([3.5])
+    assert mlp_run.predict([]).shape == (0, 10)
 
 
 def test_errors_are_the_wrong_predictions_most_confident_first(mlp_run):

@@ -72,6 +72,12 @@ def test_a_failed_parity_check_writes_nothing_and_says_why(runs, tmp_path, monke
     assert not out.exists() and not (tmp_path / "bad.parity.json").exists()
 
 
+def test_an_opset_the_exporter_cannot_write_is_refused(runs, tmp_path, capsys):
+    assert main(["export", str(runs["mlp"].path), "--out", str(tmp_path / "old.onnx"), "--opset", "99"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "opset 99" in err and not (tmp_path / "old.onnx").exists()
+
+
 def test_predict_and_evaluate_read_the_onnx_file_with_the_same_answers(runs, tmp_path, capsys):
     from PIL import Image
 

@@ -223,13 +223,62 @@ def test_the_serve_command_binds_loopback_and_answers(run, tmp_path):
 def test_another_host_only_when_asked_and_with_a_warning(run, monkeypatch):
     from letterlab.serving import server as server_module
 
-    bound = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: bound.append(kw["host"]))
-    said = []
+    bound, said, real = [], [], server_module.listening_socket
+
+    def pretend_to_bind(host, port):  # nothing is bound to 0.0.0.0 in a test
+        bound.append(host)
+        return real("127.0.0.1", 0)
+
+    monkeypatch.setattr(server_module, "listening_socket", pretend_to_bind)
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: None)
     server_module.serve(run.path, host="0.0.0.0", port=1, announce=said.append)
     server_module.serve(run.path, port=1, announce=said.append)
     assert bound == ["0.0.0.0", "127.0.0.1"]
     assert said[0].startswith("warning: serving on 0.0.0.0") and not any(s.startswith("warning") for s in said[2:])
+
+
+def test_the_serve_command_refuses_what_could_never_work_in_one_line(run, tmp_path, capsys):
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    cases = [([str(tmp_path / "nowhere")], "not a letterlab run folder"),
+             ([str(run.path), "--port", str(taken.getsockname()[1])], "cannot listen on 127.0.0.1"),
+             ([str(run.path), "--port", "99999"], "not a port number"),
+             ([str(tmp_path / "missing.onnx")], "no such ONNX file")]
+    try:
+        for args, says in cases:
+            assert main(["serve", *args]) == 2, args
+            err = capsys.readouterr().err.strip()
+            assert len(err.splitlines()) == 1 and says in err, err
+    finally:
+        taken.close()
+
+
+def test_odd_images_are_read_as_predict_reads_them(server, run, tmp_path, capsys):
+    """16-bit and transparent images keep their content; formats outside the list are refused."""
+    image = run.data().images[0]
+    sixteen = Image.fromarray(image.astype(np.uint16) * 257)
+    alpha = Image.fromarray(np.stack([255 - image] * 3 + [np.full_like(image, 255)], -1))  # dark on opaque white
+    alpha.putalpha(Image.fromarray(np.where(image > 0, 255, 0).astype(np.uint8)))  # the background transparent
+    sixteen.save(tmp_path / "16.png")
+    alpha.save(tmp_path / "alpha.png")
+    from letterlab.data.image_file import read_letter_image
+
+    assert np.abs(read_letter_image(tmp_path / "16.png").astype(int) - read_letter_image(_png(tmp_path, image)).astype(int)).max() <= 1
+    assert read_letter_image(tmp_path / "alpha.png", invert=True)[14].max() > 0  # not a blank page
+    (tmp_path / "x.dds").write_bytes(b"DDS " + b"\x7c\x00\x00\x00" + bytes(120))
+    assert main(["predict", str(run.path), str(tmp_path / "x.dds")]) == 2
+    assert "x.dds: not an image" in capsys.readouterr().err
+    response = httpx.post(f"{server.url}/v1/predict", files=[("images", ("x.dds", (tmp_path / "x.dds").read_bytes()))])
+    assert response.status_code == 400 and "not an image" in response.json()["error"]
+    nested = b"{\"images\": " + b"[" * 20_000 + b"]" * 20_000 + b"}"
+    response = httpx.post(f"{server.url}/v1/predict", content=nested, headers={"content-type": "application/json"})
+    assert response.status_code == 400 and "nested too deeply" in response.json()["error"]
+
+
+def _png(folder, image):
+    Image.fromarray(image).save(folder / "plain.png")
+    return folder / "plain.png"
 
 
 def test_predict_refuses_a_decompression_bomb_in_one_line(run, tmp_path, capsys):

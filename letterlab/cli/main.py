@@ -80,7 +80,8 @@ def process_settings(argv: list[str]) -> dict[str, str]:
     the cores of other busy processes (two trainings on 2 cores: 1,949 images/s spinning against
     49,705 waiting passively), and a server's compute threads must leave its event loop a core."""
     settings = dict(MALLOC_SETTINGS)
-    if os.getloadavg()[0] >= 0.5 * (os.cpu_count() or 1) or "serve" in argv[:1]:
+    command = next((word for word in argv if not word.startswith("-")), None)
+    if os.getloadavg()[0] >= 0.5 * (os.cpu_count() or 1) or command == "serve":
         settings["OMP_WAIT_POLICY"] = "PASSIVE"
     return settings
 

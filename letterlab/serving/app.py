@@ -7,8 +7,8 @@ requests (never a 500); the wire format of /v1/predict is a contract (a change g
 from __future__ import annotations
 
 import asyncio
-import io
 import json
+import sys
 import threading
 from collections.abc import Callable
 from contextlib import asynccontextmanager
@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from letterlab.errors import LetterlabError
+from letterlab.errors import DataError, LetterlabError
 from letterlab.serving.batching import MicroBatcher
 
 STATIC = Path(__file__).with_name("static")  # the explorer page
@@ -61,18 +61,26 @@ def create_app(load: Callable[[], object], *, explorer: Callable[[], object] | N
     server is up, so /health answers at once and /ready once they are loaded. `allowed_hosts`: the
     Host names accepted (a page elsewhere cannot then reach a loopback server by DNS rebinding)."""
 
-    state: dict = {"model": None, "batcher": None, "explorer": None, "failed": None}
+    state: dict = {"model": None, "batcher": None, "explorer": None, "failed": None, "explorer_failed": None}
 
     def load_in_background(loop) -> None:
         try:
             model = load()
-            explored = explorer() if explorer else None
-        except Exception as error:  # reported by /ready; the server keeps answering
-            state["failed"] = str(error)
+        except Exception as error:  # reported by /ready and on stderr; the server keeps answering
+            state["failed"] = f"the model did not load: {error}"
+            print(f"letterlab: error: {state['failed']}", file=sys.stderr, flush=True)
             return
         batcher = MicroBatcher(model.probabilities, window=window, max_images=max_images,
                                batch_independent=model.batch_independent)
-        loop.call_soon_threadsafe(lambda: (batcher.start(), state.update(model=model, batcher=batcher, explorer=explored)))
+        loop.call_soon_threadsafe(lambda: (batcher.start(), state.update(model=model, batcher=batcher)))
+        if explorer:
+            try:
+                explored = explorer()
+            except Exception as error:  # the JSON API still serves the model
+                state["explorer_failed"] = f"the explorer did not load: {error}"
+                print(f"letterlab: error: {state['explorer_failed']}", file=sys.stderr, flush=True)
+                return
+            loop.call_soon_threadsafe(lambda: state.update(explorer=explored))
 
     @asynccontextmanager
     async def lifespan(app):
@@ -83,9 +91,7 @@ def create_app(load: Callable[[], object], *, explorer: Callable[[], object] | N
 
     app = FastAPI(title="letterlab", summary="Letter classification with a trained letterlab model", lifespan=lifespan)
     if allowed_hosts:
-        from starlette.middleware.trustedhost import TrustedHostMiddleware
-
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
+        app.add_middleware(HostCheck, allowed=set(allowed_hosts))
     if cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -118,7 +124,13 @@ def create_app(load: Callable[[], object], *, explorer: Callable[[], object] | N
         """The model is loaded and answering (503 until then)."""
         if state["model"] is None:
             return JSONResponse({"ready": False, "error": state["failed"] or "loading the model"}, status_code=503)
+        if has_explorer_ready() is False:
+            return JSONResponse({"ready": False, "error": state["explorer_failed"] or "loading the explorer"}, status_code=503)
         return {"ready": True}
+
+    def has_explorer_ready() -> bool | None:
+        """None without an explorer; else whether it has loaded."""
+        return None if explorer is None else state["explorer"] is not None
 
     @app.get("/v1/model")
     async def model_info():
@@ -136,7 +148,7 @@ def create_app(load: Callable[[], object], *, explorer: Callable[[], object] | N
         {"images": [28x28 arrays of 0-255], "top_k": 3}. `invert`: dark letters on light."""
         model = loaded()
         body = await read_limited(request, max_body_bytes)
-        kind = request.headers.get("content-type", "")
+        kind = request.headers.get("content-type", "").lower()
         if kind.startswith("multipart/form-data"):
             images = await images_from_form(request, body, max_images, invert)
         elif kind.startswith("application/json"):
@@ -146,11 +158,28 @@ def create_app(load: Callable[[], object], *, explorer: Callable[[], object] | N
         probabilities = await state["batcher"].predict(images)
         return JSONResponse({"predictions": [top_entries(row, model.classes, top_k) for row in probabilities]})
 
-    add_explorer_routes(app, state, max_body_bytes)
+    add_explorer_routes(app, state, max_body_bytes, has_explorer=explorer is not None)
     return app
 
 
-def add_explorer_routes(app: FastAPI, state: dict, max_body_bytes: int) -> None:
+class HostCheck:
+    """ASGI middleware: refuse requests whose Host (without its port) is not in `allowed`, with a
+    JSON 400, so a page elsewhere cannot reach a loopback server by DNS rebinding."""
+
+    def __init__(self, app, allowed: set[str]):
+        self.app, self.allowed = app, allowed
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            if name not in self.allowed:
+                await JSONResponse({"error": f"Host {host!r} is not served here"}, status_code=400)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def add_explorer_routes(app: FastAPI, state: dict, max_body_bytes: int, has_explorer: bool) -> None:
     """The explorer page at `/` (static files beside this module) and its JSON API under /v1/explorer."""
     from fastapi.responses import FileResponse, HTMLResponse
     from fastapi.staticfiles import StaticFiles
@@ -159,19 +188,18 @@ def add_explorer_routes(app: FastAPI, state: dict, max_body_bytes: int) -> None:
 
     @app.get("/", include_in_schema=False)
     async def page():
-        if explorer_or_none() is None and state["model"] is not None:
+        if not has_explorer:
             return HTMLResponse("<!doctype html><title>letterlab</title><p>This server serves an exported .onnx file: the "
                                 "explorer needs run folders (<code>letterlab serve RUN [RUN_B]</code>). The API is at "
                                 "<a href='/docs'>/docs</a>.</p>")
         return FileResponse(STATIC / "index.html")
 
-    def explorer_or_none():
-        return state["explorer"]
-
     def explored():
         if state["explorer"] is None:
-            if state["model"] is None:
-                raise RequestError(503, state["failed"] or "the model is still loading; see /ready")
+            if state["explorer_failed"]:
+                raise RequestError(503, state["explorer_failed"])
+            if state["model"] is None or (has_explorer and not state["failed"]):
+                raise RequestError(503, state["failed"] or "the explorer is still loading; see /ready")
             raise RequestError(404, "no explorer: serve run folders (letterlab serve RUN [RUN_B]), not an .onnx file")
         return state["explorer"]
 
@@ -192,7 +220,7 @@ def add_explorer_routes(app: FastAPI, state: dict, max_body_bytes: int) -> None:
     async def explain(request: Request):
         """One input through the runs: top classes and, with detail "full", what happens inside."""
         body = await read_limited(request, max_body_bytes)
-        image, label, runs, detail = explain_request(body, explored())
+        image, label, runs, detail = await asyncio.to_thread(explain_request, body, explored())
         return await asyncio.to_thread(answer, explored().explain, image, runs, detail, label)
 
     @app.get("/v1/explorer/test/{run}")
@@ -234,10 +262,7 @@ def explain_request(body: bytes, explorer) -> tuple[np.ndarray, str | None, list
     import base64
     import binascii
 
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise RequestError(400, f"body is not valid JSON ({error})") from None
+    payload = parse_json(body)
     if not isinstance(payload, dict):
         raise RequestError(400, "expected a JSON object")
     unknown = sorted(set(payload) - {"image_file", "image", "test_index", "invert", "runs", "detail"})
@@ -253,13 +278,19 @@ def explain_request(body: bytes, explorer) -> tuple[np.ndarray, str | None, list
         raise RequestError(422, "runs: a list of run ids")
     label = None
     if given[0] == "image_file":
+        text = payload["image_file"]
+        if isinstance(text, str) and text.startswith("data:") and "," in text:  # a data URL, as canvas.toDataURL gives
+            text = text.split(",", 1)[1]
         try:
-            data = base64.b64decode(payload["image_file"], validate=True)
+            data = base64.b64decode(text, validate=True)
         except (binascii.Error, TypeError, ValueError):
-            raise RequestError(400, "image_file: not base64") from None
+            raise RequestError(400, "image_file: not base64 (nor a base64 data URL)") from None
         image = decode_image(data, "image_file", invert)
     elif given[0] == "image":
-        image = images_from_json(json.dumps({"images": [payload["image"]]}).encode(), 1, invert, TOP_K)[0][0]
+        try:
+            image = images_from_json(json.dumps({"images": [payload["image"]]}).encode(), 1, invert, TOP_K)[0][0]
+        except RequestError as error:
+            raise RequestError(error.status, error.message.replace("images[0]", "image", 1)) from None
     else:
         index = payload["test_index"]
         if isinstance(index, bool) or not isinstance(index, int):
@@ -295,47 +326,48 @@ async def images_from_form(request: Request, body: bytes, max_images: int, inver
         return {"type": "http.request", "body": body, "more_body": False}
 
     try:
-        form = await Request(request.scope, replay).form(max_files=10**6, max_fields=10**6, max_part_size=len(body) + 1)
-    except Exception as error:  # python-multipart's parse errors
+        form = await Request(request.scope, replay).form(max_files=max_images + 1, max_fields=max_images + 16,
+                                                         max_part_size=len(body) + 1)
+    except Exception as error:  # python-multipart's parse errors, and Starlette's limits
+        if "Too many files" in str(error) or "Too many fields" in str(error):
+            raise RequestError(413, f"more than {max_images} images in one request") from None
         raise RequestError(400, f"not a readable multipart body ({error})") from None
     parts = [part for part in form.getlist("images")]
     if not parts:
         raise RequestError(400, "no files in the form field 'images'")
     if len(parts) > max_images:
         raise RequestError(413, f"{len(parts)} images in one request; at most {max_images}")
-    images = []
+    files = []
     for number, part in enumerate(parts):
         name = f"images[{number}]" + (f" ({part.filename})" if isinstance(part, UploadFile) and part.filename else "")
         if not isinstance(part, UploadFile):
             raise RequestError(400, f"{name}: not a file")
-        images.append(decode_image(await part.read(), name, invert))
-    return np.stack(images)
+        files.append((await part.read(), name))
+    # Decoding is CPU work (a large PNG takes a while): off the event loop, so other requests go on.
+    return await asyncio.to_thread(lambda: np.stack([decode_image(data, name, invert) for data, name in files]))
 
 
 def decode_image(data: bytes, name: str, invert: bool) -> np.ndarray:
     """An uploaded file as letterlab's 28x28, converted as `letterlab predict` converts a file."""
-    from PIL import Image, UnidentifiedImageError
-
-    from letterlab.data.image_file import MAX_PIXELS, ImageTooLarge, letter_pixels
+    from letterlab.data.image_file import decode_letter
 
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            return letter_pixels(image, invert)
-    except ImageTooLarge as error:
-        raise RequestError(400, f"{name}: {error}") from None
-    except Image.DecompressionBombError:
-        raise RequestError(400, f"{name}: more than the {MAX_PIXELS:,} pixels letterlab decodes (a decompression bomb?)") from None
-    except UnidentifiedImageError:
-        raise RequestError(400, f"{name}: not an image (not PNG, JPEG or another format Pillow reads)") from None
-    except (OSError, ValueError, SyntaxError) as error:  # a truncated or corrupt file
-        raise RequestError(400, f"{name}: not a readable image ({error})") from None
+        return decode_letter(data, name, invert)
+    except DataError as error:
+        raise RequestError(400, str(error)) from None
+
+
+def parse_json(body: bytes):
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise RequestError(400, f"body is not valid JSON ({error})") from None
+    except RecursionError:
+        raise RequestError(400, "body is not valid JSON (nested too deeply)") from None
 
 
 def images_from_json(body: bytes, max_images: int, invert: bool, top_k: int) -> tuple[np.ndarray, int]:
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise RequestError(400, f"body is not valid JSON ({error})") from None
+    payload = parse_json(body)
     if not isinstance(payload, dict) or not isinstance(payload.get("images"), list):
         raise RequestError(400, 'expected a JSON object {"images": [28x28 arrays of 0-255], "top_k": 3}')
     unknown = sorted(set(payload) - {"images", "top_k", "invert"})

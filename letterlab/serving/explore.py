@@ -133,7 +133,8 @@ class ExploredRun:
         if cam is not None:
             grey = np.repeat(image[..., None], 3, 2).astype(float)
             gradcam = (0.55 * grey + 0.45 * coloured(to_uint8(cam[0]) / 255.0, "jet")).astype(np.uint8)
-        return {"layers": self.layer_grids(x), "units": self.units(x) if not self.convs else None,
+        has_hidden = not self.convs and hasattr(self.model, "fc1")  # an MLP with at least one hidden layer
+        return {"layers": self.layer_grids(x), "units": self.units(x) if has_hidden else None,
                 "saliency_png": png_url(upscaled(heat, 4)), "gradcam_png": png_url(upscaled(gradcam, 4)) if gradcam is not None else None,
                 "neighbours": self.neighbours(image)}
 

@@ -72,6 +72,9 @@ def export_run(run, out: str | Path | None = None, opset: int = DEFAULT_OPSET) -
         raise LetterlabError(f"{out}: the exported file's name must end in .onnx")
     model = LetterGraph(_cpu_float_copy(run)).eval()
     proto = _onnx_proto(model, opset)
+    written = next((entry.version for entry in proto.opset_import if entry.domain in ("", "ai.onnx")), None)
+    if written != opset:
+        raise LetterlabError(f"{out}: not written: opset {opset} was asked for, the exporter can only write opset {written}")
     test = run.data()
     _add_metadata(proto, run, test_n=len(test))
     from onnx import checker
@@ -122,6 +125,8 @@ def _onnx_proto(model: nn.Module, opset: int):
                                         dynamo=True, artifacts_dir=scratch, verbose=False)
     except ImportError as error:
         raise LetterlabError(f"exporting to ONNX needs onnx and onnxscript ({error}); pip install 'letterlab[onnx]'") from None
+    except Exception as error:  # the exporter's own failures (an unsupported opset, an operator it cannot convert)
+        raise LetterlabError(f"the ONNX exporter failed ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})") from None
     return program.model_proto
 
 
@@ -167,7 +172,7 @@ def _add_metadata(proto, run, test_n: int) -> None:
         "letterlab.outputs": "logits and probabilities (softmax), float32 (N, classes)",
         "letterlab.version": __version__,
         "letterlab.torch_version": torch.__version__,
-        "letterlab.config": json.dumps(json.loads(config_bytes)),
+        "letterlab.config": config_bytes.decode(),
         "letterlab.config_sha256": hashlib.sha256(config_bytes).hexdigest(),
         "letterlab.data_sha256": read_json(run.path / ENVIRONMENT).get("data", {}).get("sha256", ""),
         "letterlab.test_accuracy": repr(results.test_accuracy) if results else "nan",

@@ -110,9 +110,18 @@ class OnnxModel:
     def info(self) -> dict:
         """What `GET /v1/model` reports."""
         return {"classes": self.classes, "parameters": int(self.metadata.get("letterlab.parameters", 0)),
-                "test_accuracy": float(self.metadata.get("letterlab.test_accuracy", "nan")),
+                "test_accuracy": finite_or_none(self.metadata.get("letterlab.test_accuracy")),
                 "data_sha256": self.metadata.get("letterlab.data_sha256"), "backend": self.backend,
                 "preset": self.config.preset, "input": self.metadata.get("letterlab.input")}
+
+
+def finite_or_none(text: str | None) -> float | None:
+    """A metadata number, or None when it is missing or not finite (JSON has no NaN)."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if np.isfinite(value) else None
 
 
 def _loss(logits: np.ndarray, labels: np.ndarray, kind: str) -> float:
