@@ -64,11 +64,16 @@ def load_run_splits(run_dir: Path, config: RunConfig | None = None) -> DataSplit
     return splits
 
 
+def images_at(path: str | Path) -> LetterImages:
+    """The images a model is judged on at `path`: its test part if it has one, else all of it."""
+    loaded = load_data(path)
+    return loaded.test if loaded.test is not None else loaded.train
+
+
 def evaluation_data(run_dir: Path, data_path: str | Path | None) -> LetterImages:
     """The images a run is judged on: everything at `data_path` (a course folder: its test part),
     or the run's own test split. The source names the split, so ids from the two never mix."""
     if data_path:
-        loaded = load_data(data_path)
-        return loaded.test if loaded.test is not None else loaded.train
+        return images_at(data_path)
     test = load_run_splits(run_dir).test
     return dataclasses.replace(test, source=f"{test.source} [run test split]")

@@ -40,7 +40,8 @@ def probe_panel(run_dir: Path, val_images: np.ndarray, val_labels: np.ndarray, s
 
 
 def upscale(image: np.ndarray, factor: int) -> np.ndarray:
-    return np.kron(image, np.ones((factor, factor)))
+    """Each pixel of an (H, W) or (H, W, channels) image as a factor x factor block (same dtype)."""
+    return np.repeat(np.repeat(image, factor, 0), factor, 1)
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:

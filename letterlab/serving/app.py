@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException
 
 from letterlab.errors import DataError, LetterlabError
 from letterlab.serving.batching import MicroBatcher
+from letterlab.serving.predictors import ranked
 
 STATIC = Path(__file__).with_name("static")  # the explorer page
 
@@ -156,7 +157,7 @@ def create_app(load: Callable[[], object], *, explorer: Callable[[], object] | N
         else:
             raise RequestError(415, "send multipart/form-data with files in 'images', or JSON {\"images\": [...]}")
         probabilities = await state["batcher"].predict(images)
-        return JSONResponse({"predictions": [top_entries(row, model.classes, top_k) for row in probabilities]})
+        return JSONResponse({"predictions": [{"top": ranked(row, model.classes, top_k)} for row in probabilities]})
 
     add_explorer_routes(app, state, max_body_bytes, has_explorer=explorer is not None)
     return app
@@ -300,11 +301,6 @@ def explain_request(body: bytes, explorer) -> tuple[np.ndarray, str | None, list
         except LookupError as error:
             raise RequestError(404, str(error).strip("'\"")) from None
     return image, label, runs, detail
-
-
-def top_entries(row: np.ndarray, classes: list[str], k: int) -> dict:
-    best = np.argsort(-row, kind="stable")[:k]
-    return {"top": [{"class": classes[i], "probability": float(row[i])} for i in best]}
 
 
 async def read_limited(request, limit: int) -> bytes:

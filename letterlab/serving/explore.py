@@ -21,8 +21,10 @@ from torch import nn
 from letterlab import LETTERS
 from letterlab.errors import LetterlabError
 from letterlab.evaluation.inspect import block_end, conv_layers, explain, tile
+from letterlab.evaluation.probes import upscale
 from letterlab.evaluation.statistics import mcnemar_exact
 from letterlab.models.inputs import images_to_tensor
+from letterlab.serving.predictors import ranked
 
 NEIGHBOURS = 8  # nearest training images shown
 NEIGHBOUR_POOL = 4000  # training images searched (a seeded sample when there are more)
@@ -39,10 +41,6 @@ def png_url(pixels: np.ndarray) -> str:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
-def upscaled(image: np.ndarray, factor: int) -> np.ndarray:
-    return np.repeat(np.repeat(image, factor, 0), factor, 1)
 
 
 def to_uint8(values: np.ndarray) -> np.ndarray:
@@ -118,7 +116,7 @@ class ExploredRun:
     def top(self, image: np.ndarray) -> list[dict]:
         with self.lock:
             probabilities = self.run.predict(image[None])[0]
-        return [{"class": LETTERS[i], "probability": float(probabilities[i])} for i in np.argsort(-probabilities, kind="stable")]
+        return ranked(probabilities, list(LETTERS), len(LETTERS))
 
     def detail(self, image: np.ndarray) -> dict:
         """Everything the page shows inside the model for one input."""
@@ -135,7 +133,7 @@ class ExploredRun:
             gradcam = (0.55 * grey + 0.45 * coloured(to_uint8(cam[0]) / 255.0, "jet")).astype(np.uint8)
         has_hidden = not self.convs and hasattr(self.model, "fc1")  # an MLP with at least one hidden layer
         return {"layers": self.layer_grids(x), "units": self.units(x) if has_hidden else None,
-                "saliency_png": png_url(upscaled(heat, 4)), "gradcam_png": png_url(upscaled(gradcam, 4)) if gradcam is not None else None,
+                "saliency_png": png_url(upscale(heat, 4)), "gradcam_png": png_url(upscale(gradcam, 4)) if gradcam is not None else None,
                 "neighbours": self.neighbours(image)}
 
     @torch.inference_mode()
@@ -150,7 +148,7 @@ class ExploredRun:
             if name in ends:
                 maps = out[0].float().cpu().numpy()
                 grids.append({"name": self.convs[ends[name] - 1], "title": f"{self.convs[ends[name] - 1]}: {len(maps)} maps of "
-                              f"{maps.shape[1]}x{maps.shape[2]}", "png": png_url(upscaled((tile(maps) * 255).astype(np.uint8), SCALE))})
+                              f"{maps.shape[1]}x{maps.shape[2]}", "png": png_url(upscale((tile(maps) * 255).astype(np.uint8), SCALE))})
                 if len(grids) == len(ends):
                     break
         return grids
@@ -166,16 +164,16 @@ class ExploredRun:
         weights = fc1.weight.detach().float().cpu().numpy()
         best = np.argsort(-activations, kind="stable")[:TOP_UNITS]
         return {"title": f"{len(activations)} hidden units of the first layer (bright: active)",
-                "activations_png": png_url(upscaled(coloured(strip / 255.0, "viridis"), 4)),
+                "activations_png": png_url(upscale(coloured(strip / 255.0, "viridis"), 4)),
                 "top_units": [{"unit": int(u), "activation": float(activations[u]),
-                               "weights_png": png_url(upscaled(to_uint8(weights[u].reshape(28, 28)), 3))} for u in best]}
+                               "weights_png": png_url(upscale(to_uint8(weights[u].reshape(28, 28)), 3))} for u in best]}
 
     def neighbours(self, image: np.ndarray) -> list[dict]:
         images, labels, pool = self.neighbour_pool
         distance = 1 - pool @ self.features(image[None])[0]  # cosine distance
         nearest = torch.argsort(distance)[:NEIGHBOURS].numpy()
         return [{"index": int(i), "label": LETTERS[labels[i]], "distance": round(float(distance[i]), 4),
-                 "png": png_url(upscaled(images[i], 2))} for i in nearest]
+                 "png": png_url(upscale(images[i], 2))} for i in nearest]
 
     def replay_tags(self) -> dict[str, list]:
         if not self.run.config.train.log_probes:
@@ -239,7 +237,7 @@ class Explorer:
         images = self.run(number).test.images
         return {"count": int(len(picked)), "images": [
             {"index": int(i), "true": true, "predicted": predicted, "confidence": round(float(e.probabilities[i, e.predictions[i]]), 4),
-             "png": png_url(upscaled(images[i], 2))} for i in order[:CELL_LIMIT]]}
+             "png": png_url(upscale(images[i], 2))} for i in order[:CELL_LIMIT]]}
 
     def compare(self) -> dict:
         a, b = self.pair()
@@ -256,7 +254,7 @@ class Explorer:
         images = a.test.images
         return {"count": int(len(picked)), "images": [
             {"index": int(i), "true": LETTERS[a.evaluation.labels[i]], "a_predicted": LETTERS[a.evaluation.predictions[i]],
-             "b_predicted": LETTERS[b.evaluation.predictions[i]], "png": png_url(upscaled(images[i], 2))} for i in picked[:CELL_LIMIT]]}
+             "b_predicted": LETTERS[b.evaluation.predictions[i]], "png": png_url(upscale(images[i], 2))} for i in picked[:CELL_LIMIT]]}
 
     def pair(self) -> tuple[ExploredRun, ExploredRun]:
         if len(self.runs) != 2:

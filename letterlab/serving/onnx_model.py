@@ -86,10 +86,9 @@ class OnnxModel:
         if isinstance(data, LetterImages):
             return data
         if data:
-            from letterlab.data.registry import load_data
+            from letterlab.data.run_data import images_at
 
-            loaded = load_data(data)
-            return loaded.test if loaded.test is not None else loaded.train
+            return images_at(data)
         import dataclasses
 
         from letterlab.data.run_data import load_splits

@@ -13,6 +13,11 @@ from letterlab.run_config import CNNConfig, RunConfig
 from letterlab.runs import ONNX
 
 
+def ranked(probabilities: np.ndarray, classes: list[str], k: int) -> list[dict]:
+    """The k most probable classes, most probable first: [{"class": "A", "probability": 0.93}, ...]."""
+    return [{"class": classes[i], "probability": float(probabilities[i])} for i in np.argsort(-probabilities, kind="stable")[:k]]
+
+
 def batch_independent(config: RunConfig) -> bool:
     """False when an image's answer depends on the other images of its batch: batch norm that
     normalises with the batch's own statistics at evaluation (the homework's tf.nn.moments)."""
