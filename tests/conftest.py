@@ -54,6 +54,69 @@ def letters_npz(tmp_path_factory):
     return make
 
 
+class LiveServer:
+    """uvicorn serving the ASGI `app` on 127.0.0.1 (a free port) in a thread for a with-block; with
+    `ready`, entering waits until /ready answers 200."""
+
+    def __init__(self, app, ready: bool = True):
+        import socket
+
+        import uvicorn
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.url, self.ready = f"http://127.0.0.1:{self.port}", ready
+
+    def __enter__(self):
+        import threading
+        import time
+
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+        if self.ready:
+            self.wait_ready()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(10)
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while self.get("/ready").status_code != 200:
+            assert time.monotonic() < deadline, "the model did not load"
+            time.sleep(0.05)
+
+    def get(self, path: str, **kwargs):
+        import httpx
+
+        return httpx.get(self.url + path, timeout=60, **kwargs)
+
+    def post(self, path: str, **kwargs):
+        import httpx
+
+        return httpx.post(self.url + path, timeout=60, **kwargs)
+
+    def json(self, path: str):
+        response = self.get(path)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+@pytest.fixture(scope="session")
+def live_server():
+    """The LiveServer class: `with live_server(app) as live: live.get("/health")`."""
+    return LiveServer
+
+
 @pytest.fixture
 def notmnist_dir() -> Path:
     """The real notMNIST files in ../shared/data/notmnist (read-only); skips the test when absent."""

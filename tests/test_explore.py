@@ -3,8 +3,6 @@ against the run's own numbers (the page itself: tests/test_explorer_browser.py).
 
 import base64
 import io
-import socket
-import threading
 import time
 
 import numpy as np
@@ -22,32 +20,6 @@ from letterlab.serving.predictors import load_served  # noqa: E402
 SMALL_CNN = {"blocks": [{"filters": 8, "pool": 2}, {"filters": 8, "pool": 2}], "fc": [16]}
 
 
-class Live:
-    def __init__(self, app):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self):
-        threading.Thread(target=self.server.run, daemon=True).start()
-        deadline = time.monotonic() + 60
-        while not self.server.started or httpx.get(f"{self.url}/ready").status_code != 200:
-            assert time.monotonic() < deadline, "the explorer did not load"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc):
-        self.server.should_exit = True
-
-    def get(self, path, **kw):
-        return httpx.get(self.url + path, **kw)
-
-    def post(self, path, **kw):
-        return httpx.post(self.url + path, timeout=30, **kw)
-
-
 @pytest.fixture(scope="module")
 def runs(letters_npz, tmp_path_factory):
     folder = tmp_path_factory.mktemp("explore")
@@ -62,8 +34,8 @@ def app_for(*runs, **options):
 
 
 @pytest.fixture(scope="module")
-def two(runs):
-    with Live(app_for(*runs, allowed_hosts=("127.0.0.1", "localhost"))) as live:
+def two(runs, live_server):
+    with live_server(app_for(*runs, allowed_hosts=("127.0.0.1", "localhost"))) as live:
         yield live
 
 
@@ -181,8 +153,8 @@ def test_bad_explorer_requests_are_json_errors(two, method, path, args, status):
     assert response.json()["error"]
 
 
-def test_one_run_has_no_comparison_and_a_foreign_host_is_refused(runs):
-    with Live(app_for(runs[0], allowed_hosts=("127.0.0.1", "localhost"))) as live:
+def test_one_run_has_no_comparison_and_a_foreign_host_is_refused(runs, live_server):
+    with live_server(app_for(runs[0], allowed_hosts=("127.0.0.1", "localhost"))) as live:
         assert live.get("/v1/explorer/compare").status_code == 404
         assert len(live.get("/v1/explorer/runs").json()["runs"]) == 1
         assert live.get("/health", headers={"Host": "evil.example"}).status_code == 400  # DNS rebinding

@@ -9,9 +9,7 @@ when Chromium, chromedriver or selenium is missing."""
 import base64
 import json
 import os
-import socket
 import statistics
-import threading
 import time
 from pathlib import Path
 
@@ -42,35 +40,6 @@ E_ARMS = [[(0.3, 0.15), (0.5, 0.15), (0.7, 0.15)], [(0.3, 0.5), (0.6, 0.5)], [(0
 O_RING = [[(0.5 + 0.25 * np.cos(t), 0.5 + 0.33 * np.sin(t)) for t in np.linspace(0, 2 * np.pi, 24)]]
 
 
-class LiveServer:
-    """uvicorn serving `app` on 127.0.0.1 in a thread until the with-block ends; ready on entry."""
-
-    def __init__(self, app):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self):
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 120
-        while not self.server.started or httpx.get(f"{self.url}/ready").status_code != 200:
-            assert time.monotonic() < deadline, "the explorer did not load"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc):
-        self.server.should_exit = True
-        self.thread.join(10)
-
-    def json(self, path: str):
-        response = httpx.get(self.url + path, timeout=30)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-
 def explorer_app(*paths):
     return create_app(lambda: load_served(paths[0], device="cpu"), explorer=lambda: explorer_of(list(paths), "cpu"), allowed_hosts=LOOPBACK)
 
@@ -86,16 +55,16 @@ def runs(letters_npz, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def two(runs):
+def two(runs, live_server):
     """The explorer of both runs: Model 1 the CNN, Model 2 the MLP."""
-    with LiveServer(explorer_app(runs[0].path, runs[1].path)) as live:
+    with live_server(explorer_app(runs[0].path, runs[1].path)) as live:
         yield live
 
 
 @pytest.fixture(scope="module")
-def one(runs):
+def one(runs, live_server):
     """The explorer of the MLP alone (no comparison, no replay)."""
-    with LiveServer(explorer_app(runs[1].path)) as live:
+    with live_server(explorer_app(runs[1].path)) as live:
         yield live
 
 
@@ -288,13 +257,13 @@ def test_drawing_updates_the_guesses_of_both_models(browser, two, shots):
     assert js(browser, "return window.__maxInFlight") == 1
 
 
-def test_live_updates_of_the_homework_cnn_are_quick(browser, letters_npz, tmp_path, shots):
+def test_live_updates_of_the_homework_cnn_are_quick(browser, letters_npz, tmp_path, shots, live_server):
     """The time per live update (detail "top", the canvas PNG's round trip in the page) while drawing,
     for the homework's biggest presets side by side: printed, and held to a loose bound here."""
     data = letters_npz(11)
     presets = ("cnn", "cnn-bn-dropout")
     paths = [letterlab.train(name, data, out=tmp_path / name, epochs=1, device="cpu", progress=False).path for name in presets]
-    with LiveServer(explorer_app(*paths)) as live:
+    with live_server(explorer_app(*paths)) as live:
         open_page(browser, live.url)
         draw(browser, [[(0.2, 0.2), (0.8, 0.2), (0.8, 0.8), (0.2, 0.8), (0.2, 0.35)]], pause_ms=16)  # a hand at 60 Hz
         wait_full(browser, 0)

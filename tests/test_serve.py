@@ -33,34 +33,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class LiveServer:
-    """uvicorn serving `app` on 127.0.0.1 in a thread, for the length of a with-block."""
-
-    def __init__(self, app):
-        self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self):
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc):
-        self.server.should_exit = True
-        self.thread.join(10)
-
-    def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while httpx.get(f"{self.url}/ready").status_code != 200:
-            assert time.monotonic() < deadline, "the model did not load"
-            time.sleep(0.05)
-
-
 def png_bytes(image: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")
@@ -82,9 +54,8 @@ def run(letters_npz, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def server(run):
-    with LiveServer(create_app(lambda: load_served(run.path), max_body_bytes=200_000, max_images=8)) as live:
-        live.wait_ready()
+def server(run, live_server):
+    with live_server(create_app(lambda: load_served(run.path), max_body_bytes=200_000, max_images=8)) as live:
         yield live
 
 
@@ -159,14 +130,14 @@ def test_unknown_paths_and_methods_are_json_errors(server):
     assert response.status_code == 405 and "error" in response.json()
 
 
-def test_ready_is_503_until_the_model_has_loaded(run):
+def test_ready_is_503_until_the_model_has_loaded(run, live_server):
     release = threading.Event()
 
     def slow_load():
         release.wait(20)
         return load_served(run.path)
 
-    with LiveServer(create_app(slow_load)) as live:
+    with live_server(create_app(slow_load), ready=False) as live:
         before = httpx.get(f"{live.url}/ready")
         assert before.status_code == 503 and before.json()["ready"] is False
         assert httpx.get(f"{live.url}/health").status_code == 200
@@ -176,7 +147,7 @@ def test_ready_is_503_until_the_model_has_loaded(run):
         assert httpx.get(f"{live.url}/ready").json() == {"ready": True}
 
 
-def test_concurrent_requests_share_forward_passes(run):
+def test_concurrent_requests_share_forward_passes(run, live_server):
     calls = []
 
     def counting_load():
@@ -186,8 +157,7 @@ def test_concurrent_requests_share_forward_passes(run):
         return model
 
     images = run.data().images
-    with LiveServer(create_app(counting_load, window=0.01)) as live:
-        live.wait_ready()
+    with live_server(create_app(counting_load, window=0.01)) as live:
         with httpx.Client() as client, ThreadPoolExecutor(16) as pool:
             responses = list(pool.map(lambda i: client.post(f"{live.url}/v1/predict", json={"images": [images[i].tolist()]}), range(48)))
     assert all(r.status_code == 200 for r in responses)
