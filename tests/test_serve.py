@@ -256,3 +256,16 @@ def test_predict_refuses_a_decompression_bomb_in_one_line(run, tmp_path, capsys)
     assert main(["predict", str(run.path), str(tmp_path / "bomb.png")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "bomb.png: more than the 64,000,000 pixels" in err and "decompression bomb" in err
+
+
+def test_a_run_served_with_onnx_is_exported_once_and_answers_alike(run, live_server):
+    pytest.importorskip("onnxruntime")
+    (run.path / "model.onnx").unlink(missing_ok=True)
+    first = load_served(run.path, "onnx")
+    written = (run.path / "model.onnx").stat().st_mtime_ns
+    second = load_served(run.path, "onnx")
+    assert (run.path / "model.onnx").stat().st_mtime_ns == written and second.backend == "onnx"
+    images = run.data().images[:5]
+    assert np.abs(first.probabilities(images) - run.predict(images)).max() < 1e-5
+    with live_server(create_app(lambda: load_served(run.path, "onnx"))) as live:
+        assert live.json("/v1/model")["backend"] == "onnx"

@@ -10,7 +10,7 @@ import numpy as np
 from letterlab import LETTERS
 from letterlab.errors import LetterlabError
 from letterlab.run_config import CNNConfig, RunConfig
-from letterlab.runs import ONNX
+from letterlab.runs import ONNX, WEIGHTS
 
 
 def ranked(probabilities: np.ndarray, classes: list[str], k: int) -> list[dict]:
@@ -66,7 +66,8 @@ class OnnxServed:
 
 def load_served(path: str | Path, backend: str | None = None, device=None, export_to: Path | None = None, threads: int | None = None):
     """The model at `path` (a run folder or an .onnx file) for `backend` ("torch", "onnx"; default:
-    torch for a run, onnx for a file). A run served with onnx is exported first (parity-checked).
+    torch for a run, onnx for a file). A run served with onnx is exported first (parity-checked) to
+    RUN/model.onnx, or that file is reused when it passed its check and is newer than the weights.
     `threads`: onnxruntime's compute threads (torch's are the process's, set by the caller)."""
     import letterlab
     from letterlab.serving.onnx_model import OnnxModel
@@ -81,7 +82,10 @@ def load_served(path: str | Path, backend: str | None = None, device=None, expor
         return TorchModel(run)
     if backend != "onnx":
         raise LetterlabError(f"--backend {backend}: not one of torch, onnx")
-    from letterlab.serving.export import export_run
+    from letterlab.serving.export import export_run, parity_path
 
-    report = export_run(run, export_to or run.path / ONNX)
-    return OnnxServed(OnnxModel(report.path, threads, spin=False))
+    target = export_to or run.path / ONNX
+    weights = run.path / WEIGHTS
+    if not (target.exists() and parity_path(target).exists() and target.stat().st_mtime >= weights.stat().st_mtime):
+        target = Path(export_run(run, target).path)  # exported (and checked) once, reused while the weights stay
+    return OnnxServed(OnnxModel(target, threads, spin=False))
