@@ -288,10 +288,7 @@ def explain_request(body: bytes, explorer) -> tuple[np.ndarray, str | None, list
             raise RequestError(400, "image_file: not base64 (nor a base64 data URL)") from None
         image = decode_image(data, "image_file", invert)
     elif given[0] == "image":
-        try:
-            image = images_from_json(json.dumps({"images": [payload["image"]]}).encode(), 1, invert, TOP_K)[0][0]
-        except RequestError as error:
-            raise RequestError(error.status, error.message.replace("images[0]", "image", 1)) from None
+        image = checked_image(payload["image"], "image", invert)
     else:
         index = payload["test_index"]
         if isinstance(index, bool) or not isinstance(index, int):
@@ -380,13 +377,17 @@ def images_from_json(body: bytes, max_images: int, invert: bool, top_k: int) -> 
         raise RequestError(400, "images: empty list")
     if len(images) > max_images:
         raise RequestError(413, f"{len(images)} images in one request; at most {max_images}")
-    out = np.empty((len(images), 28, 28), dtype=np.uint8)
-    for number, image in enumerate(images):
-        try:
-            array = np.asarray(image)
-        except ValueError:
-            array = None
-        if array is None or array.shape != (28, 28) or array.dtype.kind not in "iu" or array.min() < 0 or array.max() > 255:
-            raise RequestError(400, f"images[{number}]: must be a 28x28 array of integers 0-255")
-        out[number] = array
-    return (255 - out if invert else out), top_k
+    out = np.stack([checked_image(image, f"images[{number}]", invert) for number, image in enumerate(images)])
+    return out, top_k
+
+
+def checked_image(value, name: str, invert: bool) -> np.ndarray:
+    """A JSON 28x28 array of integers 0-255 as uint8; 400 naming `name` otherwise."""
+    try:
+        array = np.asarray(value)
+    except ValueError:  # ragged lists
+        array = None
+    if array is None or array.shape != (28, 28) or array.dtype.kind not in "iu" or array.min() < 0 or array.max() > 255:
+        raise RequestError(400, f"{name}: must be a 28x28 array of integers 0-255")
+    image = array.astype(np.uint8)
+    return 255 - image if invert else image

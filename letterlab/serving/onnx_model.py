@@ -100,11 +100,15 @@ class OnnxModel:
 
     def evaluate(self, data=None):
         """An Evaluation, as `Run.evaluate` gives, computed with onnxruntime."""
+        import torch
+
         from letterlab.evaluation.scoring import evaluation_from_probabilities
+        from letterlab.models.inference import loss_from_logits
 
         images = self.data(data)
         logits, probabilities = self.outputs(images.images)
-        return evaluation_from_probabilities(images, probabilities, _loss(logits, images.labels, self.config.train.loss))
+        loss = loss_from_logits(torch.from_numpy(logits), torch.from_numpy(images.labels), self.config.train.loss).item() if len(images) else float("nan")
+        return evaluation_from_probabilities(images, probabilities, loss)
 
     def info(self) -> dict:
         """What `GET /v1/model` reports."""
@@ -121,16 +125,3 @@ def finite_or_none(text: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return value if np.isfinite(value) else None
-
-
-def _loss(logits: np.ndarray, labels: np.ndarray, kind: str) -> float:
-    """The run's loss ("logits" cross-entropy, or the homework's "double_softmax") in numpy."""
-    if len(labels) == 0:
-        return float("nan")
-    z = logits.astype(np.float64)
-    if kind == "double_softmax":
-        z = np.exp(z - z.max(1, keepdims=True))
-        z /= z.sum(1, keepdims=True)
-    z = z - z.max(1, keepdims=True)
-    log_p = z - np.log(np.exp(z).sum(1, keepdims=True))
-    return float(-log_p[np.arange(len(labels)), labels].mean())
