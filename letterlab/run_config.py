@@ -86,7 +86,9 @@ class AugmentConfig:
 class TrainConfig:
     """How to train: optimizer, batches, epochs, loss, seed and data split."""
 
-    optimizer: Literal["sgd", "adam", "adamw"] = "sgd"  # adamw: weight decay decoupled from the gradient
+    # adamw: weight decay decoupled from the gradient; nadam: Adam with Nesterov momentum; rmsprop
+    # uses `momentum` like sgd.
+    optimizer: Literal["sgd", "adam", "adamw", "nadam", "rmsprop"] = "sgd"
     lr: float = 0.01
     momentum: float = 0.0
     weight_decay: float = 0.0
@@ -238,7 +240,7 @@ def validate(config: RunConfig, where: str = "config") -> None:
     else:
         checks.append((all(b.filters >= 1 and b.kernel >= 1 and b.stride >= 1 and b.pool >= 0 for b in m.blocks),
                        "model.blocks need filters, kernel and stride >= 1 and pool >= 0"))
-        checks.append((all(b.kernel % 2 == 1 for b in m.blocks), "model.blocks need odd kernels ('same' padding keeps the size)"))
+        checks.append((all(b.kernel % 2 == 1 or b.stride == 1 for b in m.blocks), "model.blocks with an even kernel need stride 1 ('same' padding)"))
         checks.append((cnn_output_size(m) >= 1, "model.blocks shrink the 28x28 image to nothing; use fewer pooling or stride steps"))
         drops = [m.input_dropout, m.fc_dropout] + [b.dropout for b in m.blocks]
         checks.append((all(0 <= p < 1 for p in drops), "dropout probabilities must be in [0, 1)"))

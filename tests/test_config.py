@@ -29,7 +29,8 @@ def test_overrides_apply_to_train_fields():
     ({"model": {"kind": "rnn"}}, "kind: 'rnn'"),
     ({"trian": {}}, "unknown key 'trian'"),
     ({"model": {"kind": "cnn", "blocks": [{"filters": 4, "dropout": 1.5}]}}, "dropout"),
-    ({"model": {"kind": "cnn", "blocks": [{"filters": 4, "kernel": 4}]}}, "odd kernels"),
+    ({"model": {"kind": "cnn", "blocks": [{"filters": 4, "kernel": 4, "stride": 2}]}}, "even kernel need stride 1"),
+    ({"train": {"optimizer": "adagrad"}}, "'adagrad' is not one of"),
     ({"model": {"kind": "cnn", "blocks": [{"filters": 4, "pool": 2}] * 5}}, "shrink the 28x28 image to nothing"),
 ])
 def test_bad_configs_are_refused_with_the_key(values, message):

@@ -9,9 +9,9 @@ import torch
 from torch import nn
 
 from letterlab import IMAGE_SIZE, NUM_CLASSES
-from letterlab.models.layers import BatchNorm2d, Dropout, activation
+from letterlab.models.layers import BatchNorm2d, Dropout, EvenKernelConv2d, activation
 from letterlab.models.resnet import build_resnet
-from letterlab.run_config import CNNConfig, MLPConfig, ModelConfig, ResNetConfig, cnn_output_size
+from letterlab.run_config import CNNConfig, ConvBlockConfig, MLPConfig, ModelConfig, ResNetConfig, cnn_output_size
 
 
 def build_model(config: ModelConfig) -> nn.Sequential:
@@ -37,13 +37,21 @@ def build_mlp(config: MLPConfig) -> nn.Sequential:
     return nn.Sequential(layers)
 
 
+def conv(channels: int, block: ConvBlockConfig) -> nn.Conv2d:
+    """The block's convolution with 'same' padding. An odd kernel pads kernel // 2 on every side; an
+    even one (stride 1 only) pads one less before than after, as TensorFlow's 'SAME' does."""
+    if block.kernel % 2:
+        return nn.Conv2d(channels, block.filters, block.kernel, stride=block.stride, padding=block.kernel // 2)
+    return EvenKernelConv2d(channels, block.filters, block.kernel)
+
+
 def build_cnn(config: CNNConfig) -> nn.Sequential:
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     if config.input_dropout:
         layers["input_dropout"] = Dropout(config.input_dropout)
     channels = 1
     for i, block in enumerate(config.blocks, start=1):
-        layers[f"conv{i}"] = nn.Conv2d(channels, block.filters, block.kernel, stride=block.stride, padding=block.kernel // 2)
+        layers[f"conv{i}"] = conv(channels, block)
         if block.pool > 1:
             # Pool before the activation: max-pool commutes with any increasing function, and the
             # activation then runs on 4x fewer values.

@@ -44,3 +44,16 @@ class BatchNorm2d(nn.BatchNorm2d):
         if self.training or self.eval_statistics == "running":
             return super().forward(x)
         return F.batch_norm(x, None, None, self.weight, self.bias, training=True, eps=self.eps)
+
+
+class EvenKernelConv2d(nn.Conv2d):
+    """A stride-1 convolution with an even kernel and TensorFlow's 'SAME' padding: kernel - 1 zeros
+    in all, one less before than after, so the output keeps the input's size. (PyTorch's
+    padding="same" computes the same but warns on every even kernel.)"""
+
+    def __init__(self, channels_in: int, channels_out: int, kernel: int):
+        super().__init__(channels_in, channels_out, kernel)
+        self.same_padding = ((kernel - 1) // 2, kernel // 2) * 2  # left, right, top, bottom
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(F.pad(x, self.same_padding))

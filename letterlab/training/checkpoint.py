@@ -91,7 +91,7 @@ def load_checkpoint(run_dir: Path, state: TrainingState) -> dict[str, int]:
 
 
 def match_capturable(optimizer: torch.optim.Optimizer) -> None:
-    """Adam's `capturable` (step counts on the GPU, for CUDA graphs) as for a new optimizer on the
+    """Adam's (NAdam's, RMSprop's) `capturable` (step counts on the GPU, for CUDA graphs) as for a new optimizer on the
     parameters' device: a checkpoint from a GPU can resume on a CPU and the other way round."""
     for group in optimizer.param_groups:
         if "capturable" not in group:
@@ -100,8 +100,9 @@ def match_capturable(optimizer: torch.optim.Optimizer) -> None:
         group["capturable"] = on_gpu
         for parameter in group["params"]:
             state = optimizer.state.get(parameter, {})
-            if torch.is_tensor(state.get("step")):
-                state["step"] = state["step"].to(parameter.device if on_gpu else "cpu", torch.float32)
+            for key in ("step", "mu_product"):  # NAdam keeps its momentum product beside the step
+                if torch.is_tensor(state.get(key)):
+                    state[key] = state[key].to(parameter.device if on_gpu else "cpu", torch.float32)
 
 
 def save_weights(run_dir: Path, model: torch.nn.Module) -> None:

@@ -86,6 +86,11 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
         return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True, capturable=on_gpu)
     if config.optimizer == "adamw":
         return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True, capturable=on_gpu)
+    if config.optimizer == "nadam":
+        return torch.optim.NAdam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True, capturable=on_gpu)
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
+                                   foreach=True, capturable=on_gpu)
     # foreach: one multi-tensor update instead of a Python loop over parameters (docs/performance.md).
     return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay, foreach=True)
 
