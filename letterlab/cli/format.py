@@ -131,3 +131,36 @@ def data_check_text(report: dict) -> str:
         lines += [f"    {show(a)} ~ {show(b)}" for a, b in n["examples"]]
         lines += [f"    other label: {show(a)} ~ {show(b)}" for a, b in n["other_label_examples"]]
     return "\n".join(lines)
+
+
+def _spread(mean, sd, scale: float = 100, digits: int = 2) -> str:
+    return "-" if mean is None else f"{mean * scale:.{digits}f} ± {sd * scale:.{digits}f}"
+
+
+def sweep_rows(result) -> tuple[list[str], list[list[str]]]:
+    """The sweep's table (a header and one row per variant), shared by the terminal and reports."""
+    header = ["variant", "seeds", "validation %", "test %", "test 95% CI", "vs base (McNemar)", "parameters", "s / seed"]
+    rows = []
+    for v in result.variants:
+        interval = "-" if v.test_ci95 is None else f"{100 * v.test_ci95[0]:.2f} to {100 * v.test_ci95[1]:.2f}"
+        test = v.mcnemar
+        against = ("(the base)" if v.name == "base" else "-") if test is None else \
+            f"+{test['only_variant_correct']} / -{test['only_base_correct']}, p = {test['p_value']:.3g}"
+        rows.append([v.name, str(v.seeds), _spread(v.val_mean, v.val_sd), _spread(v.test_mean, v.test_sd), interval, against,
+                     f"{v.parameters:,}", "-" if v.train_seconds is None else f"{v.train_seconds:.1f}"])
+    return header, rows
+
+
+def sweep_text(result) -> str:
+    header, rows = sweep_rows(result)
+    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+             for row in [header] + rows]
+    counts = {}
+    for trial in result.trials:
+        counts[trial.status] = counts.get(trial.status, 0) + 1
+    done = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    failed = "".join(f"\nfailed: {t.variant}/seed{t.seed}: {t.error}" for t in result.failed)
+    return (f"{len(result.trials)} trials ({done}) in {result.wall_seconds:.1f} s (Ray started in {result.ray_start_seconds:.1f} s)\n"
+            + "\n".join(lines) + "\nvs base: test images only the variant / only the base got right, summed over shared seeds"
+            + failed)

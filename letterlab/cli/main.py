@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "letterlab.cli.review_commands",
     "letterlab.cli.inspect_commands",
     "letterlab.cli.serve_commands",
+    "letterlab.cli.sweep_commands",
 ]
 
 

@@ -1,0 +1,161 @@
+"""A sweep's results: each trial's numbers, each variant summarised over its seeds (validation and
+test accuracy mean ± sd, a 95% t-interval of the test accuracy, McNemar's exact test against the
+base on the same test images), written as sweep.json; and TensorBoard's HParams tab, one row per
+trial, written into each trial's own run folder."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from letterlab.evaluation.statistics import mcnemar_exact
+from letterlab.files import write_json_atomic
+from letterlab.models.build import build_model
+from letterlab.models.describe import count_parameters
+from letterlab.run_config import to_dict
+from letterlab.sweeps.spec import BASE, Variant, get_setting
+
+SWEEP_JSON = "sweep.json"
+HPARAMS_SUFFIX = ".hparams"  # the events file of a trial's HParams row, rewritten by each sweep
+
+# Student's t 97.5% quantiles for 1..30 degrees of freedom (beyond: the normal's 1.96).
+_T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+          2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """One (variant, seed) of a sweep: its run folder and numbers; status is trained, resumed,
+    reused, stopped (by ASHA) or failed."""
+
+    variant: str
+    seed: int
+    run: str
+    status: str
+    epochs: int | None = None
+    val_accuracy: float | None = None
+    test_accuracy: float | None = None
+    train_seconds: float | None = None
+    node: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class VariantSummary:
+    """A variant over its finished seeds. Accuracies are fractions; sd is over seeds."""
+
+    name: str
+    settings: dict[str, Any]
+    seeds: int
+    val_mean: float | None
+    val_sd: float | None
+    test_mean: float | None
+    test_sd: float | None
+    test_ci95: tuple[float, float] | None  # t-interval of the mean over seeds (None for one seed)
+    mcnemar: dict | None  # against the base, discordant images summed over the seeds both share
+    parameters: int
+    train_seconds: float | None  # mean per seed
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    spec: str
+    out: str
+    trials: list[TrialResult]
+    variants: list[VariantSummary]
+    wall_seconds: float
+    ray_start_seconds: float
+
+    @property
+    def failed(self) -> list[TrialResult]:
+        return [t for t in self.trials if t.status == "failed"]
+
+
+def _mean_sd(values: list[float]) -> tuple[float | None, float | None]:
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    if not values:
+        return None, None
+    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def t_interval(values: list[float]) -> tuple[float, float] | None:
+    """95% interval of the mean of accuracies `values` (Student's t), None for fewer than two."""
+    if len(values) < 2:
+        return None
+    mean, sd = statistics.mean(values), statistics.stdev(values)
+    half = (_T_975[len(values) - 2] if len(values) - 1 <= len(_T_975) else 1.96) * sd / math.sqrt(len(values))
+    return max(0.0, mean - half), min(1.0, mean + half)  # an accuracy stays within [0, 1]
+
+
+def summarise(variants: list[Variant], trials: list[TrialResult], correct: dict[tuple[str, int], np.ndarray]) -> list[VariantSummary]:
+    """One summary per variant, in the spec's order; `correct` maps (variant, seed) to which test
+    images that trial got right."""
+    finished = [t for t in trials if t.test_accuracy is not None]
+    summaries = []
+    for variant in variants:
+        mine = [t for t in finished if t.variant == variant.name]
+        tests = [t.test_accuracy for t in mine]
+        val_mean, val_sd = _mean_sd([t.val_accuracy for t in mine])
+        test_mean, test_sd = _mean_sd(tests)
+        seconds = _mean_sd([t.train_seconds for t in mine])[0]
+        summaries.append(VariantSummary(
+            variant.name, variant.settings, len(mine), val_mean, val_sd, test_mean, test_sd, t_interval(tests),
+            None if variant.name == BASE else _mcnemar_against_base(variant.name, correct),
+            count_parameters(build_model(variant.config.model)), seconds))
+    return summaries
+
+
+def _mcnemar_against_base(name: str, correct: dict[tuple[str, int], np.ndarray]) -> dict | None:
+    """McNemar's exact test of the variant against the base: each seed paired with the base's same
+    seed on the same test images, the discordant counts summed over those seeds."""
+    pairs = [(correct[(BASE, seed)], mine) for (variant, seed), mine in sorted(correct.items())
+             if variant == name and (BASE, seed) in correct and len(correct[(BASE, seed)]) == len(mine)]
+    if not pairs:
+        return None
+    base, variant = np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
+    test = mcnemar_exact(variant, base)
+    return {"seeds": len(pairs), "only_variant_correct": test["only_a_correct"], "only_base_correct": test["only_b_correct"],
+            "p_value": test["p_value"]}
+
+
+def write_sweep_json(out: Path, result: SweepResult) -> Path:
+    path = out / SWEEP_JSON
+    write_json_atomic(path, dataclasses.asdict(result))
+    return path
+
+
+def _hparam_value(value: Any) -> Any:
+    return value if isinstance(value, bool | int | float | str) else str(value)
+
+
+def write_hparams(trials: list[TrialResult], variants: dict[str, Variant]) -> None:
+    """TensorBoard's HParams tab over a sweep folder: one row per finished trial, with the variant,
+    the seed and every setting that varies in the sweep, and its real validation and test accuracy
+    and training time. Each row is written into the trial's own run folder (replacing the one an
+    earlier sweep wrote), so `tensorboard --logdir SWEEP` shows it beside the run's curves."""
+    from torch.utils.tensorboard import SummaryWriter
+    from torch.utils.tensorboard.summary import hparams
+
+    keys = sorted({key for variant in variants.values() for key in variant.settings})
+    for trial in trials:
+        if trial.test_accuracy is None:
+            continue
+        config = to_dict(variants[trial.variant].config)
+        run = Path(trial.run)
+        for old in run.glob(f"events.out.tfevents.*{HPARAMS_SUFFIX}"):
+            old.unlink()
+        values = {"variant": trial.variant, "seed": trial.seed} | {key: _hparam_value(get_setting(config, key)) for key in keys}
+        metrics = {"hparam/val_accuracy": float("nan") if trial.val_accuracy is None else trial.val_accuracy,
+                   "hparam/test_accuracy": trial.test_accuracy, "hparam/train_seconds": trial.train_seconds}
+        experiment, start, end = hparams(values, metrics)
+        with SummaryWriter(str(run), filename_suffix=HPARAMS_SUFFIX) as writer:
+            for summary in (experiment, start, end):
+                writer.file_writer.add_summary(summary)
+            for tag, value in metrics.items():
+                writer.add_scalar(tag, value, trial.epochs or 0)

@@ -1,0 +1,82 @@
+"""One trial of a sweep, as it runs in a Ray worker: an ordinary run folder brought to completion
+with letterlab's own training (the same bytes as `letterlab train` with that config and seed), or
+reused when it is finished already, or resumed from its own checkpoint when it was interrupted.
+
+Tune hears of every epoch (for ASHA) and, at the end, of the run's results and which test images
+it got right (for McNemar's test against the base). Nothing here is specific to one machine: the
+run folder's path is absolute, so it must be on storage every node sees."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from letterlab.run_config import RunConfig, run_from_dict
+
+
+@dataclass(frozen=True)
+class TrialPlan:
+    """What a trial trains, sent to the worker: plain values only."""
+
+    variant: str
+    seed: int
+    run_dir: str
+    config: dict  # the run config as a dict (run_config.to_dict)
+    threads: int
+    device: str
+
+
+def pack_correct(correct: np.ndarray) -> str:
+    return base64.b64encode(np.packbits(correct.astype(bool)).tobytes()).decode()
+
+
+def unpack_correct(text: str, n: int) -> np.ndarray:
+    return np.unpackbits(np.frombuffer(base64.b64decode(text), np.uint8))[:n].astype(bool)
+
+
+def _report_epochs(report):
+    """An epoch-end hook factory that tells Tune each epoch's validation accuracy."""
+
+    def factory(context):
+        def hook(state, result) -> None:
+            report({"epoch": result.epoch, "val_accuracy": result.val_accuracy})
+
+        return hook
+
+    return factory
+
+
+def train_trial(plan: TrialPlan, tune_report) -> dict:
+    """Bring the trial's run folder to completion; returns (and reports last) its final result.
+    Every report names the trial (variant, seed, run folder)."""
+    import ray
+    import torch
+
+    from letterlab.api import Run
+    from letterlab.pipeline import run_status, train_and_evaluate
+
+    def report(values: dict) -> None:
+        tune_report({"variant": plan.variant, "seed": plan.seed, "run": plan.run_dir} | values)
+
+    torch.set_num_threads(plan.threads)  # this worker process's own setting: trials never oversubscribe
+    config: RunConfig = run_from_dict(plan.config, f"trial {plan.variant}/seed{plan.seed}")
+    run_dir = Path(plan.run_dir)
+    status = run_status(run_dir, config)
+    if status == "different":
+        raise RuntimeError(f"{run_dir}: holds a run with other settings")
+    if status != "complete":
+        run_dir.mkdir(parents=True, exist_ok=True)
+        train_and_evaluate(config, run_dir, plan.device, resume=status == "interrupted", progress=False,
+                           extra_hooks=(_report_epochs(report),))
+    run = Run(run_dir, plan.device)
+    test = run.evaluate()
+    results = run.results
+    final = {"epoch": results.epochs, "val_accuracy": results.val_accuracy, "test_accuracy": results.test_accuracy,
+             "train_seconds": results.train_seconds, "test_n": test.n, "test_correct": pack_correct(test.correct),
+             "status": "reused" if status == "complete" else ("resumed" if status == "interrupted" else "trained"),
+             "node": ray.get_runtime_context().get_node_id()}
+    report(final)
+    return final
