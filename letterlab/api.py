@@ -459,16 +459,16 @@ class Report:
     answers: list[dict]
 
 
-def report(folder: str | Path, ablation: str | Path | None = None) -> Report:
-    """(Re)write the report of the finished run folders under `folder` (and an ablation folder's
-    runs for its "how far can we go" section)."""
+def report(folder: str | Path, sweep: str | Path | None = None) -> Report:
+    """(Re)write the report of the finished run folders under `folder` (and a sweep folder's table,
+    `letterlab sweep`'s, in its "how far can we go" section)."""
     from letterlab.reports.document import render_report
     from letterlab.reports.experiments import load_experiments
     from letterlab.reports.questions import answer_all
     from letterlab.runs import read_json
 
     folder = Path(folder)
-    written = render_report(folder, Path(ablation) if ablation else None)
+    written = render_report(folder, Path(sweep) if sweep else None)
     summaries = read_json(written["summary"])["experiments"]
     experiments = load_experiments(folder)  # the homework's order
     table = []
@@ -484,7 +484,7 @@ def report(folder: str | Path, ablation: str | Path | None = None) -> Report:
 
 def reproduce(data: str | Path | None = None, *, out: str | Path | None = None, presets: list[str] | None = None,
               profile: str = "default", seeds: int = 1, faithful: bool = False, force: bool = False,
-              device: torch.device | str | None = None, progress: bool | None = None, ablation: str | Path | None = None,
+              device: torch.device | str | None = None, progress: bool | None = None, sweep: str | Path | None = None,
               announce: Callable[[str], None] | None = None) -> Report:
     """Train the homework's experiments (or `presets`) into `out` (default reports/<time>) under
     `profile` ("quick", "default", "full"), reusing finished runs and resuming interrupted ones,
@@ -500,7 +500,7 @@ def reproduce(data: str | Path | None = None, *, out: str | Path | None = None, 
     if announce:
         announce(f"output folder: {folder} ({len(plan)} runs, profile {profile}; rerun with --out {folder} to continue)")
     train_planned(folder, plan, force=force, device=device, progress=progress, announce=announce or (lambda _: None))
-    return report(folder, ablation)
+    return report(folder, sweep)
 
 
 def sweep(spec: str | Path, *, out: str | Path | None = None, seeds: int | None = None, address: str | None = None,

@@ -1,5 +1,5 @@
 """Training-data options any preset can use: no validation part (val_fraction 0), extra training
-images (extra_train) and cleaning the training part (clean_train); and the ablation table."""
+images (extra_train) and cleaning the training part (clean_train); and the sweep table of the report."""
 
 import json
 import math
@@ -15,7 +15,7 @@ from letterlab.data.run_data import load_splits
 from letterlab.data.split import make_splits
 from letterlab.errors import ConfigError
 from letterlab.pipeline import epoch_hooks
-from letterlab.reports.ablation import ablation_table, how_far_blocks, read_ablation
+from letterlab.reports.sweep_section import how_far_blocks, sweep_rows
 from letterlab.reports.blocks import Table
 from letterlab.run_config import run_from_dict
 from letterlab.runs import new_run_dir
@@ -86,23 +86,17 @@ def test_near_cleaning_drops_near_duplicates_with_other_labels(tmp_path, make_le
     assert len(exact.train) == 100 and len(near.train) == 98
 
 
-def _write_results(folder, val, test, seconds=60.0):
-    folder.mkdir(parents=True)
-    (folder / "results.json").write_text(json.dumps({"val_accuracy": val, "test_accuracy": test, "train_seconds": seconds}))
-
-
-def test_ablation_table_is_mean_and_spread_over_seeds(tmp_path):
-    _write_results(tmp_path / "a-base" / "seed0", 0.90, 0.80)
-    _write_results(tmp_path / "a-base" / "seed1", 0.92, 0.84)
-    _write_results(tmp_path / "b-all-train" / "seed0", float("nan"), 0.85)
-    (tmp_path / "c-unfinished" / "seed0").mkdir(parents=True)
-    rows = read_ablation(tmp_path)
-    assert [row.name for row in rows] == ["a-base", "b-all-train"]
-    table = ablation_table(rows)
-    assert table.rows[0] == ["a-base", "2", "91.00 ± 1.41", "82.00 ± 2.83", "1.0 ± 0.0"]
-    assert table.rows[1][2] == "-" and table.rows[1][3] == "85.00 ± 0.00"
+def test_the_sweep_table_shows_spread_interval_and_mcnemar(tmp_path):
+    variant = {"name": "wide", "seeds": 2, "val_mean": 0.91, "val_sd": 0.01414, "test_mean": 0.82, "test_sd": 0.02828,
+               "test_ci95": [0.566, 1.0], "mcnemar": {"seeds": 2, "only_variant_correct": 30, "only_base_correct": 12, "p_value": 0.00825},
+               "parameters": 12345, "train_seconds": 60.0}
+    base = variant | {"name": "base", "val_mean": None, "test_ci95": None, "mcnemar": None}
+    assert sweep_rows([base, variant]) == [
+        ["base", "2", "-", "82.00 ± 2.83", "-", "(the base)", "12,345", "60.0"],
+        ["wide", "2", "91.00 ± 1.41", "82.00 ± 2.83", "56.60 to 100.00", "+30 / -12, p = 0.00825", "12,345", "60.0"]]
+    (tmp_path / "sweep.json").write_text(json.dumps({"spec": "s.toml", "trials": [{}, {}], "variants": [base, variant]}))
     blocks = how_far_blocks([], tmp_path)
-    assert blocks[0].text == "How far can we go" and isinstance(blocks[-1], Table)
+    assert blocks[0].text == "How far can we go" and isinstance(blocks[-1], Table) and blocks[-1].rows[1][0] == "wide"
     assert how_far_blocks([], None) == []
 
 
@@ -121,10 +115,10 @@ def test_an_adam_checkpoint_from_a_gpu_resumes_on_a_cpu():
     assert not on_cpu.param_groups[0]["capturable"] and float(on_cpu.state[weight]["step"]) == 6.0
 
 
-def test_a_missing_ablation_folder_is_refused_before_any_training(tmp_path, capsys):
+def test_a_missing_sweep_folder_is_refused_before_any_training(tmp_path, capsys):
     from letterlab.cli.main import main
 
     with pytest.raises(SystemExit) as exit_info:
-        main(["reproduce", "--quick", "--out", str(tmp_path / "out"), "--ablation", str(tmp_path / "missing")])
-    assert exit_info.value.code == 2 and "no such ablation folder" in capsys.readouterr().err
+        main(["reproduce", "--quick", "--out", str(tmp_path / "out"), "--sweep", str(tmp_path / "missing")])
+    assert exit_info.value.code == 2 and "not a sweep folder (no sweep.json)" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -133,29 +134,15 @@ def data_check_text(report: dict) -> str:
     return "\n".join(lines)
 
 
-def _spread(mean, sd, scale: float = 100, digits: int = 2) -> str:
-    return "-" if mean is None else f"{mean * scale:.{digits}f} ± {sd * scale:.{digits}f}"
-
-
-def sweep_rows(result) -> tuple[list[str], list[list[str]]]:
-    """The sweep's table (a header and one row per variant), shared by the terminal and reports."""
-    header = ["variant", "seeds", "validation %", "test %", "test 95% CI", "vs base (McNemar)", "parameters", "s / seed"]
-    rows = []
-    for v in result.variants:
-        interval = "-" if v.test_ci95 is None else f"{100 * v.test_ci95[0]:.2f} to {100 * v.test_ci95[1]:.2f}"
-        test = v.mcnemar
-        against = ("(the base)" if v.name == "base" else "-") if test is None else \
-            f"+{test['only_variant_correct']} / -{test['only_base_correct']}, p = {test['p_value']:.3g}"
-        rows.append([v.name, str(v.seeds), _spread(v.val_mean, v.val_sd), _spread(v.test_mean, v.test_sd), interval, against,
-                     f"{v.parameters:,}", "-" if v.train_seconds is None else f"{v.train_seconds:.1f}"])
-    return header, rows
-
 
 def sweep_text(result) -> str:
-    header, rows = sweep_rows(result)
-    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+    """A finished sweep: what happened to its trials, and the table of its variants."""
+    from letterlab.reports.sweep_section import SWEEP_HEADER, sweep_rows
+
+    rows = sweep_rows([dataclasses.asdict(v) for v in result.variants])
+    widths = [max(len(r[i]) for r in [SWEEP_HEADER] + rows) for i in range(len(SWEEP_HEADER))]
     lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
-             for row in [header] + rows]
+             for row in [SWEEP_HEADER] + rows]
     counts = {}
     for trial in result.trials:
         counts[trial.status] = counts.get(trial.status, 0) + 1

@@ -28,26 +28,27 @@ def register(subparsers) -> None:
                            help="also train the four MLPs with the homework's double-softmax bug, side by side")
     reproduce.add_argument("--force", action="store_true", help="retrain runs that are already complete")
     add_device_argument(reproduce)
-    add_ablation_argument(reproduce)
+    add_sweep_argument(reproduce)
     reproduce.add_argument("--no-progress", action="store_true", help="no progress bar")
     reproduce.set_defaults(func=run_reproduce)
 
     report = subparsers.add_parser("report", help="(re)write summary.json, report.md and report.html of a folder of runs",
                                    description="Render the report from the finished run folders under DIR.")
     report.add_argument("out", metavar="DIR")
-    add_ablation_argument(report)
+    add_sweep_argument(report)
     report.set_defaults(func=run_report)
 
 
-def add_ablation_argument(parser) -> None:
-    parser.add_argument("--ablation", metavar="DIR", type=ablation_folder,
-                        help="a folder of ablation runs (docs/ablation/run.py --out DIR) for the report's 'how far can we go' section")
+def add_sweep_argument(parser) -> None:
+    parser.add_argument("--sweep", metavar="DIR", type=sweep_folder,
+                        help="a sweep folder (letterlab sweep --out DIR) for the report's 'how far can we go' section")
 
 
-def ablation_folder(text: str) -> Path:
-    """--ablation's folder, refused while parsing the command line (before any training) if missing."""
-    if not Path(text).is_dir():
-        raise argparse.ArgumentTypeError(f"{text}: no such ablation folder")
+def sweep_folder(text: str) -> Path:
+    """--sweep's folder, refused while parsing the command line (before any training) unless it
+    holds a sweep.json."""
+    if not (Path(text) / "sweep.json").is_file():
+        raise argparse.ArgumentTypeError(f"{text}: not a sweep folder (no sweep.json)")
     return Path(text)
 
 
@@ -69,7 +70,7 @@ def run_reproduce(args) -> int:
     started = time.perf_counter()
     report = letterlab.reproduce(args.data, out=args.out, presets=parse_presets(args.presets), profile=args.profile,
                                  seeds=args.seeds, faithful=args.faithful, force=args.force, device=args.device,
-                                 progress=False if args.no_progress else None, ablation=args.ablation, announce=print)
+                                 progress=False if args.no_progress else None, sweep=args.sweep, announce=print)
     print(f"done in {time.perf_counter() - started:.0f} s: {report.summary}, {report.markdown}, {report.html}")
     print(f"curves of every run: tensorboard --logdir {report.path}")
     return 0
@@ -78,6 +79,6 @@ def run_reproduce(args) -> int:
 def run_report(args) -> int:
     import letterlab
 
-    report = letterlab.report(args.out, args.ablation)
+    report = letterlab.report(args.out, args.sweep)
     print(f"wrote {report.summary}, {report.markdown}, {report.html}")
     return 0

@@ -11,7 +11,7 @@ from letterlab.errors import LetterlabError
 from letterlab.evaluation.figures import figure_to_png, image_to_png
 from letterlab.files import write_text_atomic
 from letterlab.reports import plots
-from letterlab.reports.ablation import how_far_blocks
+from letterlab.reports.sweep_section import how_far_blocks
 from letterlab.reports.blocks import Block, Bullets, Heading, Image, Paragraph, Table
 from letterlab.reports.experiments import Experiment, Run, load_experiments, write_summary
 from letterlab.reports.html import to_html
@@ -121,7 +121,7 @@ def run_statistics(run: Run) -> list[Block]:
                       f"{'fitted on validation' if record.get('temperature_fitted', True) else 'not fitted: the run has no validation part'}).")]
 
 
-def build_document(out: Path, experiments: list[Experiment], ablation: Path | None = None) -> list[Block]:
+def build_document(out: Path, experiments: list[Experiment], sweep: Path | None = None) -> list[Block]:
     figures = FigureWriter(out)
     found = {e.name: e for e in experiments}
     blocks = overview(out, experiments)
@@ -130,22 +130,22 @@ def build_document(out: Path, experiments: list[Experiment], ablation: Path | No
     blocks.append(Heading(2, "The homework's questions"))
     for answer in answer_all(experiments):
         blocks += question_blocks(answer, found, figures)
-    blocks += how_far_blocks(experiments, ablation)
+    blocks += how_far_blocks(experiments, sweep)
     blocks.append(Heading(2, "Experiments"))
     for experiment in experiments:
         blocks += experiment_blocks(out, experiment, figures)
     return blocks
 
 
-def render_report(out: Path, ablation: Path | None = None) -> dict[str, Path]:
+def render_report(out: Path, sweep: Path | None = None) -> dict[str, Path]:
     """summary.json, report.md and report.html in `out`, from the finished run folders under it
-    (and the ablation folder's runs, for the "how far can we go" section)."""
+    (and a sweep folder's table, for the "how far can we go" section)."""
     out = Path(out)
     experiments = load_experiments(out)
     if not experiments:
         raise LetterlabError(f"{out}: no finished run folders (config.json and results.json) to report on")
     write_summary(out, experiments)
-    blocks = build_document(out, experiments, ablation)
+    blocks = build_document(out, experiments, sweep)
     write_text_atomic(out / "report.md", to_markdown(blocks))
     write_text_atomic(out / "report.html", to_html(blocks, out))
     return {"summary": out / "summary.json", "markdown": out / "report.md", "html": out / "report.html"}

@@ -18,10 +18,10 @@ from letterlab.evaluation.statistics import mcnemar_exact
 from letterlab.files import write_json_atomic
 from letterlab.models.build import build_model
 from letterlab.models.describe import count_parameters
+from letterlab.reports.sweep_section import SWEEP_JSON
 from letterlab.run_config import to_dict
 from letterlab.sweeps.spec import BASE, Variant, get_setting
 
-SWEEP_JSON = "sweep.json"
 HPARAMS_SUFFIX = ".hparams"  # the events file of a trial's HParams row, rewritten by each sweep
 
 # Student's t 97.5% quantiles for 1..30 degrees of freedom (beyond: the normal's 1.96).

@@ -18,6 +18,7 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 from letterlab.errors import LetterlabError
@@ -74,7 +75,7 @@ def _connect(ray, address: str | None, out: Path) -> Callable[[], None]:
     quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
     if address is None:
         temp_dir, temporary = _ray_temp_dir(out)
-        ray.init(include_dashboard=False, _temp_dir=str(temp_dir), **quiet)
+        ray.init(include_dashboard=False, _temp_dir=str(temp_dir), _node_ip_address="127.0.0.1", **quiet)
 
         def stop() -> None:
             ray.shutdown()
@@ -83,11 +84,25 @@ def _connect(ray, address: str | None, out: Path) -> Callable[[], None]:
 
         return stop
     _check_reachable(address)
+    host = address.removeprefix("ray://").rpartition(":")[0]
+    if host in ("127.0.0.1", "localhost"):  # a cluster on this machine's loopback: this node is there too
+        quiet["_node_ip_address"] = "127.0.0.1"
     try:
         ray.init(address=address, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as error:
         raise LetterlabError(f"{address}: cannot join that Ray cluster ({str(error).splitlines()[0]})") from None
     return ray.shutdown
+
+
+@contextmanager
+def _quiet_logger(name: str):
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _tune_trial(param: dict, sweep: dict) -> None:
@@ -190,7 +205,8 @@ def run_sweep(spec: SweepSpec, out: Path, *, address: str | None = None, max_con
         stop_ray = _connect(ray, address, out)
         ray_start = time.perf_counter() - started
         try:
-            results = _fit(tune, spec, out, max_concurrent, cpus_per_trial, gpus_per_trial, search, trials, asha, progress, announce)
+            with _quiet_logger("ray"):  # failures are reported as one line each (and kept in sweep.json)
+                results = _fit(tune, spec, out, max_concurrent, cpus_per_trial, gpus_per_trial, search, trials, asha, progress, announce)
         finally:
             stop_ray()
     trial_results, correct, variants = results

@@ -9,6 +9,7 @@ run folder's path is absolute, so it must be on storage every node sees."""
 from __future__ import annotations
 
 import base64
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,6 +69,8 @@ def train_trial(plan: TrialPlan, tune_report) -> dict:
     if status == "different":
         raise RuntimeError(f"{run_dir}: holds a run with other settings")
     if status != "complete":
+        if status == "fresh" and run_dir.exists():  # killed before its first checkpoint: start again
+            shutil.rmtree(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         train_and_evaluate(config, run_dir, plan.device, resume=status == "interrupted", progress=False,
                            extra_hooks=(_report_epochs(report),))
