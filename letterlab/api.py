@@ -307,9 +307,10 @@ def check_data(path: str | Path, *, against: str | Path | None = None, near: boo
     return report
 
 
-def download_data(name: str, *, out: str | Path = ".", url: str | None = None, sha256: str | None = None,
+def download_data(name: str, *, out: str | Path | None = None, url: str | None = None, sha256: str | None = None,
                   extract: bool = False) -> tuple[Path, int]:
-    """Download a known data set (resumable, checked); returns the archive's path and its image count."""
+    """Download a known data set (resumable, checked) into `out` (default: the data folder `--data NAME`
+    reads); returns the path the loaders read and its image count."""
     from letterlab.data.download import download_dataset
 
     return download_dataset(name, url=url, out=out, sha256=sha256, extract=extract)

@@ -60,12 +60,13 @@ def test_damaged_cache_is_regenerated(cache_in_tmp):
     assert np.array_equal(load_embedded(seed=2, per_class=10).train.images, first.images)
 
 
-def test_cache_key_depends_on_fonts_seed_and_size():
+def test_cache_key_depends_on_fonts_seed_size_and_letters():
     fonts = available_fonts()
-    key = embedded._cache_key(fonts, 0, 600)
-    assert key != embedded._cache_key(fonts[:-1], 0, 600)
-    assert key != embedded._cache_key(fonts, 1, 600)
-    assert key != embedded._cache_key(fonts, 0, 599)
+    key = embedded._cache_key(fonts, 0, 600, "ABCDEFGHIJ")
+    assert key != embedded._cache_key(fonts[:-1], 0, 600, "ABCDEFGHIJ")
+    assert key != embedded._cache_key(fonts, 1, 600, "ABCDEFGHIJ")
+    assert key != embedded._cache_key(fonts, 0, 599, "ABCDEFGHIJ")
+    assert key != embedded._cache_key(fonts, 0, 600, "ABCDEFGHIJK")
     assert f"v{embedded.GENERATOR_VERSION}" in key
 
 

@@ -9,8 +9,8 @@ import argparse
 import json
 from pathlib import Path
 
-FORMAT_HELP = ("course folder or .data/.pkl file, folder of A-J PNG subfolders, .tar.gz/.tgz, "
-               "idx file (...-images-idx3-ubyte[.gz]) or .npz")
+FORMAT_HELP = ("course folder or .data/.pkl file, folder of class subfolders of PNGs, .tar.gz/.tgz, "
+               "idx file (...-images-idx3-ubyte[.gz]), .npz, or a known data set's name")
 
 
 def register(subparsers) -> None:
@@ -70,13 +70,17 @@ def _run_convert(args) -> int:
 
 
 def _add_download(commands) -> None:
-    from letterlab.data.download import URLS
+    from letterlab.data.known_datasets import KNOWN_DATASETS
 
-    parser = commands.add_parser("download", help="download a notMNIST archive (resumable, checked)")
-    parser.add_argument("name", choices=sorted(URLS), help="data set to download")
-    parser.add_argument("--url", help="download from this URL instead of the default")
-    parser.add_argument("--out", default=".", metavar="DIR", help="folder to save into (default: .)")
-    parser.add_argument("--sha256", metavar="HEX", help="expected sha256 of the archive")
+    choices = "; ".join(f"{d.name}: {d.description}" for d in KNOWN_DATASETS.values())
+    parser = commands.add_parser("download", help="download a known data set (resumable, checked)",
+                                 description=f"Download a data set letterlab knows by name ({choices}). "
+                                             "Afterwards --data NAME reads it (from the default --out).")
+    parser.add_argument("name", choices=list(KNOWN_DATASETS), help="data set to download")
+    parser.add_argument("--url", help="a mirror: the file's URL, or for a data set of several files the folder URL")
+    parser.add_argument("--out", metavar="DIR", help="folder to save into (default: the data folder, "
+                                                     "$LETTERLAB_CACHE/datasets, where --data NAME looks)")
+    parser.add_argument("--sha256", metavar="HEX", help="expected sha256 of the file (data sets of one file)")
     parser.add_argument("--extract", action="store_true", help="also extract the archive beside it")
     parser.set_defaults(func=_run_download)
 
@@ -85,7 +89,8 @@ def _run_download(args) -> int:
     import letterlab
 
     path, count = letterlab.download_data(args.name, url=args.url, out=args.out, sha256=args.sha256, extract=args.extract)
-    print(f"{path}: {count} PNG images in A-J folders{' (extracted)' if args.extract else ''}")
+    what = "PNG images in class folders" if path.name.endswith((".tar.gz", ".tgz")) else "images"
+    print(f"{path}: {count} {what}{' (extracted)' if args.extract else ''}")
     return 0
 
 

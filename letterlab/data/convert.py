@@ -42,7 +42,8 @@ def _write_course(data: LoadedData, out: Path, force: bool) -> list[Path]:
         train, test = train.subset(keep), train.subset(held)
     targets = _file_targets(out, ["train.data", "test.data"], force)
     for target, part in zip(targets, (train, test)):
-        _write_atomically([target], lambda paths, part=part: save_course_pickle(paths[0], part.images, part.labels))
+        _write_atomically([target], lambda paths, part=part: save_course_pickle(paths[0], part.images, part.labels,
+                                                                                          part.classes, part.named))
     return targets
 
 
@@ -66,7 +67,8 @@ def _write_idx(data: LoadedData, out: Path, force: bool) -> list[Path]:
 
 
 def _write_folder(data: LoadedData, out: Path, force: bool) -> list[Path]:
-    """out/A..J, or out/train/A..J and out/test/A..J; built beside `out`, then renamed into place."""
+    """out/<class>/ (A..J unless named otherwise), or out/train/<class>/ and out/test/<class>/; built beside
+    `out`, then renamed into place."""
     from letterlab.data.folder import save_folder
 
     if out.exists():
@@ -82,7 +84,7 @@ def _write_folder(data: LoadedData, out: Path, force: bool) -> list[Path]:
     temporary, old = _sibling(out, "tmp"), _sibling(out, "old")
     try:
         for relative, part in parts:
-            save_folder(temporary / relative, part.images, part.labels)
+            save_folder(temporary / relative, part.images, part.labels, part.classes)
         if out.exists():
             os.replace(out, old)
         os.replace(temporary, out)
