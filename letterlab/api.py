@@ -218,7 +218,7 @@ class Run:
         from letterlab.evaluation.inspect import saliency_figure
 
         images, captions = self._picked(indices, data)
-        return saliency_figure(self.model, images, captions)
+        return saliency_figure(self.model, images, captions, self.classes)
 
     def _picked(self, indices: int | Iterable[int], data: DataLike) -> tuple[np.ndarray, list[str]]:
         images = self.data(data)

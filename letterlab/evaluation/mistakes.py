@@ -3,10 +3,9 @@ grids of the misclassified images (most confident first, and one per confused pa
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
-
-import re
 
 import numpy as np
 

@@ -4,12 +4,11 @@ background = lower pixel), so a 28x28 letter fits 28 columns x 14 lines and work
 from __future__ import annotations
 
 import os
+import string
 import sys
 from collections.abc import Callable
 
 import numpy as np
-
-import string
 
 from letterlab.evaluation.review.core import ReviewSession, format_summary
 
