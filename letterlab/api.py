@@ -284,11 +284,13 @@ def data_info(path: str | Path | None = None, *, classes: str | list[str] | None
     return describe_data(load_data(path, classes=classes))
 
 
-def convert_data(source: str | Path, to: str, out: str | Path, *, force: bool = False) -> list[Path]:
-    """Write `source` in another format ("course", "npz", "idx", "folder"); returns the files written."""
+def convert_data(source: str | Path, to: str, out: str | Path, *, force: bool = False,
+                 classes: str | list[str] | None = None) -> list[Path]:
+    """Write `source` (its classes named `classes`, if given) in another format ("course", "npz", "idx",
+    "folder"; all but idx keep the class names); returns the files written."""
     from letterlab.data.convert import convert
 
-    return convert(source, to, out, force=force)
+    return convert(source, to, out, force=force, classes=classes)
 
 
 def check_data(path: str | Path, *, against: str | Path | None = None, near: bool = False,

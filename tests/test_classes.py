@@ -170,3 +170,34 @@ def test_data_info_lists_the_classes(tmp_path, make_letters, capsys):
     out = capsys.readouterr().out
     assert "  cat" in out and "  dog" in out and "  A" not in out
     assert letterlab.data_info(tmp_path / "named.npz", classes="x,y")["parts"]["train"]["classes"] == ["x", "y"]
+
+
+def test_serving_explorer_and_onnx_answer_with_the_runs_classes(emnist_folder, tmp_path, live_server):
+    pytest.importorskip("uvicorn")
+    pytest.importorskip("onnxruntime")
+    from letterlab.serving.app import create_app
+    from letterlab.serving.explore import Explorer
+    from letterlab.serving.predictors import load_served
+
+    folder, _, _ = emnist_folder
+    run = letterlab.train("mlp-tanh-50", folder, out=tmp_path / "run", epochs=2, lr=0.1, device="cpu", progress=False)
+    images = run.data().images[:3]
+    expected = [AZ[i] for i in run.predict(images).argmax(1)]
+    app = create_app(lambda: load_served(run.path), explorer=lambda: Explorer([letterlab.load_run(run.path)]))
+    with live_server(app) as live:
+        assert live.json("/v1/model")["classes"] == list(AZ)
+        answer = live.post("/v1/predict", json={"images": images.tolist(), "top_k": 10}).json()["predictions"]
+        assert [p["top"][0]["class"] for p in answer] == expected and len(answer[0]["top"]) == 10
+        assert live.json("/v1/explorer/runs")["runs"][0]["classes"] == list(AZ)
+    report = run.export(tmp_path / "az.onnx")
+    model = letterlab.load_model(report.path)
+    assert model.classes == list(AZ) and [AZ[i] for i in model.predict(images).argmax(1)] == expected
+
+
+def test_a_run_on_the_older_embedded_default_with_system_fonts_still_finds_its_test_split(tmp_path):
+    run = letterlab.train("mlp-tanh-50", "embedded:system-fonts", out=tmp_path / "run", epochs=1, device="cpu", progress=False)
+    config = json.loads((run.path / CONFIG).read_text())
+    config["data"] = ""  # as a run on the default was recorded before the default became matplotlib's fonts only
+    (run.path / CONFIG).write_text(json.dumps(config))
+    again = letterlab.load_run(run.path, "cpu").evaluate()
+    assert again.n == run.results.test_n and again.accuracy == run.results.test_accuracy

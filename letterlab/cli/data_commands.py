@@ -13,6 +13,9 @@ FORMAT_HELP = ("course folder or .data/.pkl file, folder of class subfolders of 
                "idx file (...-images-idx3-ubyte[.gz]), .npz, or a known data set's name")
 
 
+CLASSES_HELP = "names for the data's classes, in label order: comma-separated or a file with one name a line"
+
+
 def register(subparsers) -> None:
     """Add the `data` command group to the top-level `subparsers`."""
     parser = subparsers.add_parser("data", help="inspect, convert and download letter-image data",
@@ -34,6 +37,7 @@ def _add_info(commands) -> None:
     parser = commands.add_parser("info", help="counts per letter, shape, pixel range, duplicates, skipped files")
     parser.add_argument("path", nargs="?", metavar="PATH", help=f"data to describe ({FORMAT_HELP}); "
                                                                  "default: the embedded set")
+    parser.add_argument("--classes", metavar="NAMES", help=CLASSES_HELP)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(func=_run_info)
 
@@ -42,7 +46,7 @@ def _run_info(args) -> int:
     import letterlab
     from letterlab.cli.format import data_info_text
 
-    summary = letterlab.data_info(args.path)
+    summary = letterlab.data_info(args.path, classes=args.classes)
     print(json.dumps(summary, indent=2) if args.json else data_info_text(summary))
     return 0
 
@@ -57,6 +61,7 @@ def _add_convert(commands) -> None:
     parser.add_argument("--to", required=True, choices=FORMATS, help="output format")
     parser.add_argument("--out", required=True, metavar="DST",
                         help="output: a folder for course, idx and folder; a file for npz")
+    parser.add_argument("--classes", metavar="NAMES", help=CLASSES_HELP + " (idx files hold no names)")
     parser.add_argument("--force", action="store_true", help="overwrite existing output")
     parser.set_defaults(func=_run_convert)
 
@@ -64,7 +69,7 @@ def _add_convert(commands) -> None:
 def _run_convert(args) -> int:
     import letterlab
 
-    for path in letterlab.convert_data(args.source, args.to, args.out, force=args.force):
+    for path in letterlab.convert_data(args.source, args.to, args.out, force=args.force, classes=args.classes):
         print(f"wrote {path}")
     return 0
 

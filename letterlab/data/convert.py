@@ -17,11 +17,12 @@ FORMATS = ("course", "npz", "idx", "folder")
 TEST_FRACTION = 0.2  # held out for the course format's test.data when the source has no test part
 
 
-def convert(source: str | Path, to: str, out: str | Path, *, force: bool = False) -> list[Path]:
-    """Load `source` (any format load_data reads) and write it to `out` as `to`; returns the paths written."""
+def convert(source: str | Path, to: str, out: str | Path, *, force: bool = False, classes=None) -> list[Path]:
+    """Load `source` (any format load_data reads; `classes` names its classes) and write it to `out` as `to`;
+    returns the paths written."""
     from letterlab.data.registry import load_data
 
-    return write_data(load_data(source), to, out, force=force)
+    return write_data(load_data(source, classes=classes), to, out, force=force)
 
 
 def write_data(data: LoadedData, to: str, out: str | Path, *, force: bool = False) -> list[Path]:

@@ -57,8 +57,15 @@ def with_clean_training(splits: DataSplits, near: bool) -> DataSplits:
 def load_run_splits(run_dir: Path, config: RunConfig | None = None) -> DataSplits:
     """`load_splits` for an existing run, refusing data that differs from what the run was trained
     on (another file at the same path, an embedded default rendered from other fonts, other class names)."""
-    splits = load_splits(config or read_config(Path(run_dir)))
+    config = config or read_config(Path(run_dir))
+    splits = load_splits(config)
     recorded = read_json(Path(run_dir) / ENVIRONMENT).get("data", {}).get("sha256")
+    if recorded and recorded != splits.fingerprint() and not config.data:
+        from letterlab.data.embedded import PREFIX, SYSTEM_FONTS
+
+        # Before the embedded default was rendered from matplotlib's fonts only, it took the system's too.
+        older = load_splits(dataclasses.replace(config, data=f"{PREFIX}:{SYSTEM_FONTS}"))
+        splits = older if older.fingerprint() == recorded else splits
     if recorded and recorded != splits.fingerprint():
         raise LetterlabError(f"{run_dir}: the data ({splits.train.source}) is not what this run was trained on "
                              "(its SHA-256 differs from environment.json); pass --data PATH to evaluate on other data")
