@@ -164,7 +164,7 @@ class Run:
 
     def layers(self) -> list[LayerRow]:
         """Each layer's name, type, output shape, parameters and FLOPs (a Keras-style summary)."""
-        return summary(self.config)
+        return summary(self.config, len(self.classes))
 
     def resume(self, *, progress: bool | None = None) -> Run:
         """Continue an interrupted run from its last checkpoint (byte-identical metrics on a CPU)."""
@@ -448,13 +448,13 @@ def evaluate_ensemble(runs: list[Run | str | Path], data: DataLike = None, *, tt
     return score_ensemble([run.path for run in runs], runs[0].data(data), pick_device(device), tta)
 
 
-def summary(preset_or_config: str | Path | RunConfig) -> list[LayerRow]:
-    """The model's layers: name, type, output shape, parameters, FLOPs per image."""
+def summary(preset_or_config: str | Path | RunConfig, classes: int = 10) -> list[LayerRow]:
+    """The model's layers for `classes` classes (10: A-J): name, type, output shape, parameters, FLOPs per image."""
     from letterlab.models.build import build_model
     from letterlab.models.describe import describe
 
     with torch.random.fork_rng(devices=[]):  # building draws a random initialisation
-        return describe(build_model(config(preset_or_config).model))
+        return describe(build_model(config(preset_or_config).model, classes))
 
 
 @dataclass(frozen=True)

@@ -154,12 +154,12 @@ def _folder_pngs(folder: Path) -> list[tuple[str, os.DirEntry]]:
 def _decode_folder(folder: Path, pngs: list[tuple[str, os.DirEntry]]) -> dict[str, _Part]:
     decoded: dict[str, list] = {}
     for relative, entry in pngs:
-        root, label = _classify(relative)
+        root, name = _classify(relative)
         try:
             payload = Path(entry.path).read_bytes() if entry.stat().st_size <= MAX_MEMBER_BYTES else b""
         except OSError:
             payload = b""
-        decoded.setdefault(root, []).append((label, relative, _decode_png(payload)))
+        decoded.setdefault(root, []).append((name, relative, _decode_png(payload)))
     return _assemble(folder, decoded, "folder")
 
 

@@ -18,7 +18,6 @@ from letterlab.evaluation.mistakes import Mistakes
 from letterlab.files import write_json_atomic
 
 UNREADABLE = "?"
-CHOICES = tuple(LETTERS) + (UNREADABLE,)  # the answers for A-J data; a session's own: ReviewSession.choices
 
 
 @dataclass(frozen=True)
