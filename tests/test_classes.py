@@ -201,3 +201,14 @@ def test_a_run_on_the_older_embedded_default_with_system_fonts_still_finds_its_t
     (run.path / CONFIG).write_text(json.dumps(config))
     again = letterlab.load_run(run.path, "cpu").evaluate()
     assert again.n == run.results.test_n and again.accuracy == run.results.test_accuracy
+
+
+def test_train_classes_option_names_and_sizes_the_run(tmp_path, make_letters, capsys):
+    letters = make_letters(60)
+    np.savez(tmp_path / "two.npz", images=letters.images, labels=np.arange(60) % 2)  # unnamed 0/1: ten classes A-J
+    assert load_data(tmp_path / "two.npz").train.classes == tuple("ABCDEFGHIJ")
+    assert main(["train", "--preset", "mlp-tanh-50", "--data", str(tmp_path / "two.npz"), "--classes", "cat,dog",
+                 "--epochs", "1", "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    run = letterlab.load_run(tmp_path / "run", "cpu")
+    assert run.classes == ("cat", "dog") and run.config.classes == ["cat", "dog"] and run.model.out.out_features == 2
+    assert "cat " in capsys.readouterr().out
