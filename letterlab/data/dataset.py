@@ -101,11 +101,10 @@ def as_classes(images: LetterImages, classes: tuple[str, ...], owner: str) -> Le
     return images.with_classes(classes, named=False)
 
 
-def unnamed_count(*label_sets: np.ndarray) -> int:
+def unnamed_count(labels: np.ndarray) -> int:
     """The class count of unnamed labels: one past the largest label, and at least ten (labels 0..9 are
     A-J, as letterlab has always read them)."""
-    largest = max((int(labels.max()) for labels in label_sets if len(labels)), default=0)
-    return max(len(LETTERS), largest + 1)
+    return max(len(LETTERS), int(labels.max()) + 1 if len(labels) else 0)
 
 
 @dataclass(frozen=True)

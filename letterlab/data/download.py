@@ -71,8 +71,11 @@ def _from_mirror(dataset: KnownDataset, url: str) -> tuple[RemoteFile, ...]:
 def _download_file(remote: RemoteFile, target: Path, progress: bool) -> None:
     """`target` fetched (unless there), checksummed and verified as data; a bad download never takes its name."""
     recorded = target.with_name(target.name + RECORDED_SUFFIX)
+    published = bool(remote.md5 or remote.sha256)
     if target.exists():
         _check_digests(target, remote, recorded, delete_on_mismatch=False)
+        if not published and not recorded.exists():  # fetched before letterlab recorded checksums
+            recorded.write_text(f"{_digest(target, 'sha256')}  {target.name}\n")
         return
     part = target.with_name(target.name + ".part")
     _fetch(remote.url, part, progress)
@@ -83,7 +86,7 @@ def _download_file(remote: RemoteFile, target: Path, progress: bool) -> None:
         part.unlink()
         raise DataError(remote.url, f"the download is not {_kind(target.name)} and was deleted ({error.problem})") from None
     part.replace(target)
-    if not (remote.md5 or remote.sha256):
+    if not published:
         recorded.write_text(f"{_digest(target, 'sha256')}  {target.name}\n")
 
 
