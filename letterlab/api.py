@@ -75,6 +75,13 @@ class Run:
         return read_config(self.path)
 
     @cached_property
+    def classes(self) -> tuple[str, ...]:
+        """The run's class names (label i = classes[i]); A-J for a run folder from before they were recorded."""
+        from letterlab.runs import read_classes
+
+        return read_classes(self.path)
+
+    @cached_property
     def model(self) -> torch.nn.Module:
         from letterlab.evaluation.trained import load_trained
 
@@ -94,10 +101,11 @@ class Run:
 
     def data(self, data: DataLike = None) -> LetterImages:
         """The images the run is judged on: `data` (a path: its test part if it has one), or the
-        run's own test split."""
+        run's own test split; read with the run's classes (unnamed data takes them, named data must match)."""
+        from letterlab.data.dataset import as_classes
         from letterlab.data.run_data import evaluation_data
 
-        return data if isinstance(data, LetterImages) else evaluation_data(self.path, data)
+        return as_classes(data, self.classes, f"run {self.path}") if isinstance(data, LetterImages) else evaluation_data(self.path, data)
 
     def evaluate(self, data: DataLike = None, *, tta: bool = False) -> Evaluation:
         """Accuracy with its 95% interval, confusion matrix, per-class scores, every prediction.
@@ -110,7 +118,7 @@ class Run:
         return score(self.model, images, self.device, self.config.train.precision, self.config.train.loss)
 
     def predict(self, images, *, invert: bool = False) -> np.ndarray:
-        """Probabilities (N, 10) for images: uint8 arrays (28, 28) or (N, 28, 28), PIL images or
+        """Probabilities (N, classes) for images (class i = run.classes[i]): uint8 arrays (28, 28) or (N, 28, 28), PIL images or
         image files (any size and colour, converted as `letterlab predict` converts them), or a
         list of these. `invert`: the images are dark letters on a light background."""
         from letterlab.evaluation.trained import probabilities
@@ -156,7 +164,7 @@ class Run:
 
     def layers(self) -> list[LayerRow]:
         """Each layer's name, type, output shape, parameters and FLOPs (a Keras-style summary)."""
-        return summary(self.config)
+        return summary(self.config, len(self.classes))
 
     def resume(self, *, progress: bool | None = None) -> Run:
         """Continue an interrupted run from its last checkpoint (byte-identical metrics on a CPU)."""
@@ -183,10 +191,11 @@ class Run:
         from letterlab.evaluation.figures import confusion_figure
 
         evaluation = self.evaluate(data)
-        return confusion_figure(evaluation.confusion, f"{self.path.name}: accuracy {evaluation.accuracy:.4f} on {evaluation.n} images")
+        return confusion_figure(evaluation.confusion, f"{self.path.name}: accuracy {evaluation.accuracy:.4f} on {evaluation.n} images",
+                                evaluation.classes)
 
     def plot_errors(self, data: DataLike = None, limit: int = 40):
-        """The `limit` most confident mistakes, each with its true and predicted letter."""
+        """The `limit` most confident mistakes, each with its true and predicted class."""
         from letterlab.evaluation.mistakes import mistakes_figure
 
         return mistakes_figure(self.errors(data), limit)
@@ -209,17 +218,15 @@ class Run:
         from letterlab.evaluation.inspect import saliency_figure
 
         images, captions = self._picked(indices, data)
-        return saliency_figure(self.model, images, captions)
+        return saliency_figure(self.model, images, captions, self.classes)
 
     def _picked(self, indices: int | Iterable[int], data: DataLike) -> tuple[np.ndarray, list[str]]:
-        from letterlab import LETTERS
-
         images = self.data(data)
         picked = [indices] if isinstance(indices, (int, np.integer)) else list(indices)
         bad = [i for i in picked if not 0 <= i < len(images)]
         if bad or not picked:
             raise LetterlabError(f"image index {bad[0] if bad else 'missing'}: {images.source} has test images 0..{len(images) - 1}")
-        return images.images[picked], [f"test image {i}: {LETTERS[images.labels[i]]}" for i in picked]
+        return images.images[picked], [f"test image {i}: {images.classes[images.labels[i]]}" for i in picked]
 
 
 def as_letter_images(images, invert: bool = False) -> np.ndarray:
@@ -260,26 +267,30 @@ def presets() -> dict[str, str]:
     return preset_descriptions()
 
 
-def load_data(path: str | Path | None = None, *, seed: int = 0) -> LoadedData:
-    """Letter images from any supported format (course folder, .data/.pkl, A-J folders, .tar.gz, idx,
-    .npz); None: the embedded default set, rendered with `seed`."""
+def load_data(path: str | Path | None = None, *, seed: int = 0, classes: str | list[str] | None = None) -> LoadedData:
+    """Images from any supported format (course folder, .data/.pkl, class folders, .tar.gz, idx, .npz), a
+    known data set's name ("mnist", "emnist-letters", ...; after `download_data`) or "embedded[:letters=A-Z]
+    [,system-fonts]"; None: the embedded default set, rendered with `seed`. `classes` names the classes
+    (a list, a comma-separated string or a file of names, one a line)."""
     from letterlab.data.registry import load_data as load
 
-    return load(path, seed=seed)
+    return load(path, seed=seed, classes=classes)
 
 
-def data_info(path: str | Path | None = None) -> dict:
-    """Per part (train, test): images per letter, shape, pixel range, duplicates, skipped files."""
+def data_info(path: str | Path | None = None, *, classes: str | list[str] | None = None) -> dict:
+    """Per part (train, test): images per class, shape, pixel range, duplicates, skipped files."""
     from letterlab.data.info import data_info as describe_data
 
-    return describe_data(load_data(path))
+    return describe_data(load_data(path, classes=classes))
 
 
-def convert_data(source: str | Path, to: str, out: str | Path, *, force: bool = False) -> list[Path]:
-    """Write `source` in another format ("course", "npz", "idx", "folder"); returns the files written."""
+def convert_data(source: str | Path, to: str, out: str | Path, *, force: bool = False,
+                 classes: str | list[str] | None = None) -> list[Path]:
+    """Write `source` (its classes named `classes`, if given) in another format ("course", "npz", "idx",
+    "folder"; all but idx keep the class names); returns the files written."""
     from letterlab.data.convert import convert
 
-    return convert(source, to, out, force=force)
+    return convert(source, to, out, force=force, classes=classes)
 
 
 def check_data(path: str | Path, *, against: str | Path | None = None, near: bool = False,
@@ -307,9 +318,10 @@ def check_data(path: str | Path, *, against: str | Path | None = None, near: boo
     return report
 
 
-def download_data(name: str, *, out: str | Path = ".", url: str | None = None, sha256: str | None = None,
+def download_data(name: str, *, out: str | Path | None = None, url: str | None = None, sha256: str | None = None,
                   extract: bool = False) -> tuple[Path, int]:
-    """Download a known data set (resumable, checked); returns the archive's path and its image count."""
+    """Download a known data set (resumable, checked) into `out` (default: the data folder `--data NAME`
+    reads); returns the path the loaders read and its image count."""
     from letterlab.data.download import download_dataset
 
     return download_dataset(name, url=url, out=out, sha256=sha256, extract=extract)
@@ -326,7 +338,7 @@ def review(run: Run | str | Path, data: DataLike = None, *, limit: int | None = 
     if limit is not None and limit < 1:
         raise LetterlabError(f"--limit must be at least 1, got {limit}")
     run = _run(run)
-    session = ReviewSession(review_items(run.errors(data), limit), run.path / REVIEW)
+    session = ReviewSession(review_items(run.errors(data), limit), run.path / REVIEW, run.classes)
     if announce:
         announce(f"{len(session.items)} misclassified images to review; answers go to {session.path}")
     if web:
@@ -436,13 +448,13 @@ def evaluate_ensemble(runs: list[Run | str | Path], data: DataLike = None, *, tt
     return score_ensemble([run.path for run in runs], runs[0].data(data), pick_device(device), tta)
 
 
-def summary(preset_or_config: str | Path | RunConfig) -> list[LayerRow]:
-    """The model's layers: name, type, output shape, parameters, FLOPs per image."""
+def summary(preset_or_config: str | Path | RunConfig, classes: int = 10) -> list[LayerRow]:
+    """The model's layers for `classes` classes (10: A-J): name, type, output shape, parameters, FLOPs per image."""
     from letterlab.models.build import build_model
     from letterlab.models.describe import describe
 
     with torch.random.fork_rng(devices=[]):  # building draws a random initialisation
-        return describe(build_model(config(preset_or_config).model))
+        return describe(build_model(config(preset_or_config).model, classes))
 
 
 @dataclass(frozen=True)

@@ -142,7 +142,8 @@ class RunConfig:
     model: ModelConfig = field(default_factory=MLPConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     preset: str = ""
-    data: str = ""  # path of the data source; "" = the embedded default
+    data: str = ""  # the data source: a path, a known data set's name or embedded[:options]; "" = the embedded default
+    classes: list[str] = field(default_factory=list)  # names for the data's classes (--classes); [] = the data's own
 
 
 def to_dict(config) -> dict[str, Any]:
@@ -204,12 +205,13 @@ def model_from_dict(values: dict[str, Any], where: str = "model") -> ModelConfig
 
 def run_from_dict(values: dict[str, Any], where: str = "config") -> RunConfig:
     values = dict(values)
-    unknown = sorted(set(values) - {"model", "train", "preset", "data"})
+    unknown = sorted(set(values) - {"model", "train", "preset", "data", "classes"})
     if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: data, model, preset, train)")
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: classes, data, model, preset, train)")
     model = model_from_dict(values.pop("model", {}), f"{where}: model")
     train = _build(TrainConfig, values.pop("train", {}), f"{where}: train")
-    config = RunConfig(model=model, train=train, **{k: _coerce(str, v, f"{where}: {k}") for k, v in values.items()})
+    classes = _coerce(list[str], values.pop("classes", []), f"{where}: classes")
+    config = RunConfig(model=model, train=train, classes=classes, **{k: _coerce(str, v, f"{where}: {k}") for k, v in values.items()})
     validate(config, where)
     return config
 

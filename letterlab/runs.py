@@ -1,7 +1,8 @@
 """The run folder is the contract: every file a run folder holds is named here, with its readers.
 
 Written by training: config.json (resolved config), environment.json (command line, versions, seed,
-data hash), metrics.jsonl and timing.jsonl (one line per epoch), the TensorBoard event files,
+data hash, the class names: data.classes; a run folder without them is from before letterlab read class
+names from the data, and its classes are A-J), metrics.jsonl and timing.jsonl (one line per epoch), the TensorBoard event files,
 checkpoint.pt with checkpoint.json (its SHA-256), model.safetensors and probes.npz. Written by
 evaluation: results.json and confusion.txt (test scores), errors/ (`letterlab errors`), figures/
 (inspection and calibration PNGs), calibration.json, inspection.json (for reports) and review.json
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from letterlab import __version__
+from letterlab import LETTERS, __version__
 from letterlab.errors import LetterlabError
 from letterlab.files import write_json_atomic
 from letterlab.run_config import RunConfig, run_from_dict, to_dict
@@ -114,8 +115,15 @@ def write_run_description(run_dir: Path, config: RunConfig, splits, device: str)
         "torch": torch.__version__, "numpy": np.__version__, "platform": platform.platform(),
         "device": device, "threads": torch.get_num_threads(), "seed": config.train.seed,
         "data": {"source": splits.train.source, "sha256": splits.fingerprint(),
-                 "train": len(splits.train), "val": len(splits.val), "test": len(splits.test)},
+                 "train": len(splits.train), "val": len(splits.val), "test": len(splits.test),
+                 "classes": list(splits.classes)},
     })
+
+
+def read_classes(run_dir: Path) -> tuple[str, ...]:
+    """The run's class names (environment.json's data.classes); A-J for a run folder from before they were recorded."""
+    recorded = read_json(Path(run_dir) / ENVIRONMENT).get("data", {}).get("classes")
+    return tuple(recorded) if recorded else tuple(LETTERS)
 
 
 def read_config(run_dir: Path) -> RunConfig:

@@ -148,3 +148,80 @@ def test_cli_download(server, tmp_path, monkeypatch, capsys):
                           "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "HTTP 404" in err
+
+
+def _idx_files() -> dict[str, bytes]:
+    """MNIST's four file names holding 12 images of digits 0..9 (train 8, test 4), gzipped."""
+    import gzip
+    import struct
+
+    rng = np.random.default_rng(1)
+    files = {}
+    for part, count in (("train", 8), ("t10k", 4)):
+        images = rng.integers(0, 256, (count, 28, 28), dtype=np.uint8)
+        files[f"{part}-images-idx3-ubyte.gz"] = gzip.compress(struct.pack(">IIII", 0x803, count, 28, 28) + images.tobytes(), mtime=0)
+        files[f"{part}-labels-idx1-ubyte.gz"] = gzip.compress(struct.pack(">II", 0x801, count) + bytes(range(count)), mtime=0)
+    return files
+
+
+def test_known_data_set_of_several_files_md5_checked_then_read_by_name(server, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from letterlab.data import known_datasets
+    from letterlab.data.registry import load_data
+
+    files = _idx_files()
+    for name, body in files.items():
+        server.files[f"/mirror/{name}"] = body
+    mnist = known_datasets.KNOWN_DATASETS["mnist"]
+    checked = replace(mnist, files=tuple(replace(f, md5=hashlib.md5(files[f.name]).hexdigest()) for f in mnist.files))
+    monkeypatch.setitem(known_datasets.KNOWN_DATASETS, "mnist", checked)
+    with pytest.raises(DataError, match="not downloaded yet .*letterlab data download mnist"):
+        load_data("mnist")
+    path, count = download_dataset("mnist", url=server.url("/mirror/"), progress=False)  # default --out: the data folder
+    assert path == known_datasets.data_home() / "mnist" and count == 12
+    loaded = load_data("mnist")
+    assert loaded.train.classes == tuple("0123456789") and len(loaded.test) == 4
+    tampered = replace(checked, files=(replace(checked.files[0], md5="0" * 32),) + checked.files[1:])
+    monkeypatch.setitem(known_datasets.KNOWN_DATASETS, "mnist", tampered)
+    with pytest.raises(DataError, match="md5 mismatch"):
+        download_dataset("mnist", url=server.url("/mirror/"), progress=False)
+
+
+def test_unpublished_checksum_is_recorded_on_first_download_and_checked_after(server, tmp_path):
+    url = server.url("/notMNIST_small.tar.gz")
+    download_dataset("notmnist-small", url=url, out=tmp_path, progress=False)
+    recorded = tmp_path / "notMNIST_small.tar.gz.sha256"
+    assert recorded.read_text().split()[0] == hashlib.sha256(server.files["/notMNIST_small.tar.gz"]).hexdigest()
+    download_dataset("notmnist-small", url=url, out=tmp_path, progress=False)  # the same file: passes
+    (tmp_path / "notMNIST_small.tar.gz").write_bytes(small_letter_tarball()[:-1] + b"x")
+    with pytest.raises(DataError, match="sha256 mismatch"):
+        download_dataset("notmnist-small", url=url, out=tmp_path, progress=False)
+
+
+def test_emnist_zip_is_fetched_and_its_letters_extracted_upright(server, tmp_path, monkeypatch):
+    import gzip
+    import struct
+    import zipfile
+    from dataclasses import replace
+
+    from letterlab.data import known_datasets
+    from letterlab.data.registry import load_data
+
+    upright = np.zeros((2, 28, 28), np.uint8)
+    upright[:, :5, :] = 255  # a bar across the top: stored transposed, it is a bar down the left
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for part in ("train", "test"):
+            archive.writestr(f"gzip/emnist-letters-{part}-images-idx3-ubyte.gz",
+                             gzip.compress(struct.pack(">IIII", 0x803, 2, 28, 28) + upright.transpose(0, 2, 1).tobytes()))
+            archive.writestr(f"gzip/emnist-letters-{part}-labels-idx1-ubyte.gz", gzip.compress(struct.pack(">II", 0x801, 2) + bytes([1, 26])))
+    server.files["/gzip.zip"] = buffer.getvalue()
+    emnist = known_datasets.KNOWN_DATASETS["emnist-letters"]
+    monkeypatch.setitem(known_datasets.KNOWN_DATASETS, "emnist-letters",
+                        replace(emnist, files=(replace(emnist.files[0], md5=hashlib.md5(buffer.getvalue()).hexdigest()),)))
+    path, count = download_dataset("emnist-letters", url=server.url("/gzip.zip"), progress=False)
+    assert count == 4 and sorted(p.name for p in path.iterdir())[0] == "emnist-letters-test-images-idx3-ubyte.gz"
+    loaded = load_data("emnist-letters")
+    assert loaded.train.classes[0] == "A" and len(loaded.train.classes) == 26
+    assert np.array_equal(loaded.test.images, upright) and loaded.test.labels.tolist() == [0, 25]  # A and Z

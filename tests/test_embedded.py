@@ -1,6 +1,7 @@
 """Tests for the embedded default data set (rendered from local fonts)."""
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -60,12 +61,13 @@ def test_damaged_cache_is_regenerated(cache_in_tmp):
     assert np.array_equal(load_embedded(seed=2, per_class=10).train.images, first.images)
 
 
-def test_cache_key_depends_on_fonts_seed_and_size():
+def test_cache_key_depends_on_fonts_seed_size_and_letters():
     fonts = available_fonts()
-    key = embedded._cache_key(fonts, 0, 600)
-    assert key != embedded._cache_key(fonts[:-1], 0, 600)
-    assert key != embedded._cache_key(fonts, 1, 600)
-    assert key != embedded._cache_key(fonts, 0, 599)
+    key = embedded._cache_key(fonts, 0, 600, "ABCDEFGHIJ")
+    assert key != embedded._cache_key(fonts[:-1], 0, 600, "ABCDEFGHIJ")
+    assert key != embedded._cache_key(fonts, 1, 600, "ABCDEFGHIJ")
+    assert key != embedded._cache_key(fonts, 0, 599, "ABCDEFGHIJ")
+    assert key != embedded._cache_key(fonts, 0, 600, "ABCDEFGHIJK")
     assert f"v{embedded.GENERATOR_VERSION}" in key
 
 
@@ -105,3 +107,32 @@ def test_available_fonts_are_real_letter_fonts():
 def test_bad_per_class_is_refused(per_class):
     with pytest.raises(ConfigError):
         load_embedded(per_class=per_class)
+
+
+# The embedded default's data hash (environment.json's data.sha256 for the default config: seed 0,
+# 600 images a letter, the 80/20 split of 80% train) for the pinned matplotlib (its bundled fonts) and
+# Pillow (its bundled FreeType renders the glyphs); the same in two fresh venvs when measured.
+PINNED_RENDERING = {("3.11.2", "13.0.0"): "f58b3af667c7dfa6d106ea995bbf77c3d9047f43a018fbec83d0094baa439089"}
+
+
+def test_default_is_rendered_from_matplotlibs_fonts_only_and_its_hash_is_pinned():
+    import matplotlib
+    import PIL
+
+    from letterlab.data.run_data import load_splits
+    from letterlab.run_config import RunConfig
+
+    bundled = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    assert all(font.parent == bundled for font in available_fonts())
+    versions = (matplotlib.__version__, PIL.__version__)
+    if versions not in PINNED_RENDERING:
+        pytest.skip(f"the embedded default's hash is pinned for matplotlib/Pillow {list(PINNED_RENDERING)}, not {versions}")
+    assert load_splits(RunConfig()).fingerprint() == PINNED_RENDERING[versions]
+
+
+def test_system_fonts_only_when_asked_and_named_in_the_source():
+    asked = embedded.parse_embedded("embedded:system-fonts,letters=A-C")
+    assert asked == embedded.EmbeddedOptions(letters="ABC", system_fonts=True)
+    assert set(available_fonts()) <= set(available_fonts(asked))
+    data = load_embedded(seed=0, per_class=2, options=asked).train
+    assert data.classes == ("A", "B", "C") and "system fonts too" in data.source and data.source.startswith("embedded letters A-C")

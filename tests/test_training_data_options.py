@@ -15,8 +15,8 @@ from letterlab.data.run_data import load_splits
 from letterlab.data.split import make_splits
 from letterlab.errors import ConfigError
 from letterlab.pipeline import epoch_hooks
-from letterlab.reports.sweep_section import how_far_blocks, sweep_rows
 from letterlab.reports.blocks import Table
+from letterlab.reports.sweep_section import how_far_blocks, sweep_rows
 from letterlab.run_config import run_from_dict
 from letterlab.runs import new_run_dir
 from letterlab.training.session import train_run

@@ -9,8 +9,11 @@ import argparse
 import json
 from pathlib import Path
 
-FORMAT_HELP = ("course folder or .data/.pkl file, folder of A-J PNG subfolders, .tar.gz/.tgz, "
-               "idx file (...-images-idx3-ubyte[.gz]) or .npz")
+FORMAT_HELP = ("course folder or .data/.pkl file, folder of class subfolders of PNGs, .tar.gz/.tgz, "
+               "idx file (...-images-idx3-ubyte[.gz]), .npz, or a known data set's name")
+
+
+CLASSES_HELP = "names for the data's classes, in label order: comma-separated or a file with one name a line"
 
 
 def register(subparsers) -> None:
@@ -34,6 +37,7 @@ def _add_info(commands) -> None:
     parser = commands.add_parser("info", help="counts per letter, shape, pixel range, duplicates, skipped files")
     parser.add_argument("path", nargs="?", metavar="PATH", help=f"data to describe ({FORMAT_HELP}); "
                                                                  "default: the embedded set")
+    parser.add_argument("--classes", metavar="NAMES", help=CLASSES_HELP)
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(func=_run_info)
 
@@ -42,7 +46,7 @@ def _run_info(args) -> int:
     import letterlab
     from letterlab.cli.format import data_info_text
 
-    summary = letterlab.data_info(args.path)
+    summary = letterlab.data_info(args.path, classes=args.classes)
     print(json.dumps(summary, indent=2) if args.json else data_info_text(summary))
     return 0
 
@@ -57,6 +61,7 @@ def _add_convert(commands) -> None:
     parser.add_argument("--to", required=True, choices=FORMATS, help="output format")
     parser.add_argument("--out", required=True, metavar="DST",
                         help="output: a folder for course, idx and folder; a file for npz")
+    parser.add_argument("--classes", metavar="NAMES", help=CLASSES_HELP + " (idx files hold no names)")
     parser.add_argument("--force", action="store_true", help="overwrite existing output")
     parser.set_defaults(func=_run_convert)
 
@@ -64,19 +69,23 @@ def _add_convert(commands) -> None:
 def _run_convert(args) -> int:
     import letterlab
 
-    for path in letterlab.convert_data(args.source, args.to, args.out, force=args.force):
+    for path in letterlab.convert_data(args.source, args.to, args.out, force=args.force, classes=args.classes):
         print(f"wrote {path}")
     return 0
 
 
 def _add_download(commands) -> None:
-    from letterlab.data.download import URLS
+    from letterlab.data.known_datasets import KNOWN_DATASETS
 
-    parser = commands.add_parser("download", help="download a notMNIST archive (resumable, checked)")
-    parser.add_argument("name", choices=sorted(URLS), help="data set to download")
-    parser.add_argument("--url", help="download from this URL instead of the default")
-    parser.add_argument("--out", default=".", metavar="DIR", help="folder to save into (default: .)")
-    parser.add_argument("--sha256", metavar="HEX", help="expected sha256 of the archive")
+    choices = "; ".join(f"{d.name}: {d.description}" for d in KNOWN_DATASETS.values())
+    parser = commands.add_parser("download", help="download a known data set (resumable, checked)",
+                                 description=f"Download a data set letterlab knows by name ({choices}). "
+                                             "Afterwards --data NAME reads it (from the default --out).")
+    parser.add_argument("name", choices=list(KNOWN_DATASETS), help="data set to download")
+    parser.add_argument("--url", help="a mirror: the file's URL, or for a data set of several files the folder URL")
+    parser.add_argument("--out", metavar="DIR", help="folder to save into (default: the data folder, "
+                                                     "$LETTERLAB_CACHE/datasets, where --data NAME looks)")
+    parser.add_argument("--sha256", metavar="HEX", help="expected sha256 of the file (data sets of one file)")
     parser.add_argument("--extract", action="store_true", help="also extract the archive beside it")
     parser.set_defaults(func=_run_download)
 
@@ -85,7 +94,8 @@ def _run_download(args) -> int:
     import letterlab
 
     path, count = letterlab.download_data(args.name, url=args.url, out=args.out, sha256=args.sha256, extract=args.extract)
-    print(f"{path}: {count} PNG images in A-J folders{' (extracted)' if args.extract else ''}")
+    what = "PNG images in class folders" if path.name.endswith((".tar.gz", ".tgz")) else "images"
+    print(f"{path}: {count} {what}{' (extracted)' if args.extract else ''}")
     return 0
 
 

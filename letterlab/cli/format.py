@@ -12,16 +12,18 @@ from letterlab.evaluation.metrics import format_confusion
 
 
 def per_class_table(scores: dict[str, dict[str, float]]) -> str:
-    lines = [f"{'letter':<8}{'precision':>10}{'recall':>10}{'f1':>10}{'n':>8}"]
-    for letter, s in scores.items():
-        lines.append(f"{letter:<8}{s['precision']:>10.3f}{s['recall']:>10.3f}{s['f1']:>10.3f}{s['support']:>8}")
+    first = max([8] + [len(name) + 2 for name in scores])
+    lines = [f"{'class':<{first}}{'precision':>10}{'recall':>10}{'f1':>10}{'n':>8}"]
+    for name, s in scores.items():
+        lines.append(f"{name:<{first}}{s['precision']:>10.3f}{s['recall']:>10.3f}{s['f1']:>10.3f}{s['support']:>8}")
     return "\n".join(lines)
 
 
 def evaluation_text(evaluation, note: str = "") -> str:
     """Accuracy line, confusion matrix and per-class table of an Evaluation."""
     return "\n".join([f"test accuracy: {evaluation.accuracy:.4f} on {evaluation.n} images ({evaluation.source}){note}", "",
-                      "confusion matrix (rows: true letter, columns: predicted):", format_confusion(np.asarray(evaluation.confusion)),
+                      "confusion matrix (rows: true class, columns: predicted):",
+                      format_confusion(np.asarray(evaluation.confusion), evaluation.classes),
                       "", per_class_table(evaluation.per_class)])
 
 
@@ -33,20 +35,21 @@ def results_text(results) -> str:
                       else f"final validation accuracy {results.val_accuracy:.4f}")
         lines.append(f"trained {results.epochs} epochs in {results.train_seconds:.1f} s ({results.seconds_per_epoch:.2f} s per epoch); {validation}")
     lines += [f"test accuracy: {results.test_accuracy:.4f} on {results.test_n} images ({results.test_source})", "",
-              "confusion matrix (rows: true letter, columns: predicted):", format_confusion(np.asarray(results.confusion)),
+              "confusion matrix (rows: true class, columns: predicted):", format_confusion(np.asarray(results.confusion), results.classes),
               "", per_class_table(results.per_class)]
     return "\n".join(lines)
 
 
-def top_k_text(name: str, probabilities: np.ndarray, k: int) -> str:
+def top_k_text(name: str, probabilities: np.ndarray, k: int, classes=LETTERS) -> str:
     best = np.argsort(-probabilities)[:k]
-    return f"{name}: " + ", ".join(f"{LETTERS[i]} {probabilities[i]:.3f}" for i in best)
+    return f"{name}: " + ", ".join(f"{classes[i]} {probabilities[i]:.3f}" for i in best)
 
 
-def top_k_records(name: str, probabilities: np.ndarray, k: int) -> dict:
+def top_k_records(name: str, probabilities: np.ndarray, k: int, classes=LETTERS) -> dict:
+    """`letterlab predict --json`: the key stays "letter" whatever the classes are called (the wire format)."""
     best = np.argsort(-probabilities)[:k]
-    return {"image": name, "letter": LETTERS[best[0]],
-            "top": [{"letter": LETTERS[i], "probability": float(probabilities[i])} for i in best]}
+    return {"image": name, "letter": classes[best[0]],
+            "top": [{"letter": classes[i], "probability": float(probabilities[i])} for i in best]}
 
 
 def pairs_table(pairs: list[dict]) -> str:
@@ -93,7 +96,8 @@ def data_info_text(summary: dict) -> str:
     parts = summary["parts"]
     names = list(parts)
     rows = [("", *names)]
-    rows += [(f"  {letter}", *(str(parts[name]["per_class"][letter]) for name in names)) for letter in LETTERS]
+    classes = list(parts[names[0]]["per_class"])
+    rows += [(f"  {label}", *(str(parts[name]["per_class"][label]) for name in names)) for label in classes]
     rows += [
         ("images", *(str(parts[name]["images"]) for name in names)),
         ("shape", *("x".join(map(str, parts[name]["shape"])) for name in names)),
@@ -111,7 +115,7 @@ def data_info_text(summary: dict) -> str:
 
 
 def data_check_text(report: dict) -> str:
-    """Counts and a few examples as text (part:index letter)."""
+    """Counts and a few examples as text (part:index class)."""
     show = lambda e: f"{e['part']}:{e['index']} {e['label']}"  # noqa: E731
     lines = []
     for name, p in report["parts"].items():

@@ -20,8 +20,9 @@ def register(subparsers) -> None:
     errors.set_defaults(func=run_errors)
 
     review = subparsers.add_parser("review", help="judge a run's misclassified images yourself",
-                                   description="Show misclassified images one at a time and ask which letter you see "
-                                               "(A-J, ? = unreadable). Answers are saved in RUN/review.json as you go; "
+                                   description="Show misclassified images one at a time and ask which class you see "
+                                               "(the run's class names: a key each when they are single characters "
+                                               "such as A-J, typed otherwise; ? = unreadable). Answers are saved in RUN/review.json as you go; "
                                                "running again resumes. Ends with how often you agreed with the label "
                                                "and with the model, and the likely label errors.")
     review.add_argument("run", metavar="RUN", help="run folder")

@@ -19,6 +19,8 @@ def register(subparsers) -> None:
     source.add_argument("--config", metavar="FILE", help="a TOML file: optional `preset`, [model] and [train] tables")
     source.add_argument("--resume", metavar="RUN", help="continue an interrupted run from its last checkpoint")
     add_data_argument(train)
+    train.add_argument("--classes", metavar="NAMES", help="names for the data's classes, in label order: comma-separated "
+                                                          "(cat,dog) or a file with one name a line; default: the data's own")
     train.add_argument("--out", metavar="DIR", help="run folder (default runs/<preset>-<time>)")
     train.add_argument("--epochs", type=int, help="override the number of epochs")
     train.add_argument("--lr", type=float, help="override the learning rate")
@@ -67,8 +69,10 @@ def register(subparsers) -> None:
 
 
 def add_data_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", metavar="PATH", help="course folder (train.data/test.data), A-J folder, .tar.gz, idx, "
-                                                       ".npz; default: the embedded font-rendered letters")
+    parser.add_argument("--data", metavar="PATH", help="course folder (train.data/test.data), folder of class folders, "
+                                                       ".tar.gz, idx, .npz, a known data set (mnist, emnist-letters, ...: "
+                                                       "letterlab data download --help) or embedded[:letters=A-Z][,system-fonts]; "
+                                                       "default: the embedded letters A-J rendered from matplotlib's fonts")
 
 
 def add_device_argument(parser: argparse.ArgumentParser) -> None:
@@ -85,6 +89,8 @@ def overrides_from(args) -> dict:
         overrides["loss"] = "double_softmax"
     if getattr(args, "probes", False):
         overrides["log_probes"] = True
+    if getattr(args, "classes", None):
+        overrides["classes"] = args.classes
     return overrides
 
 
@@ -96,7 +102,7 @@ def run_train(args) -> int:
     if args.resume:
         from letterlab.errors import ConfigError
 
-        given = [f"--{key.replace('_', '-')}" for key in OVERRIDES + ("data", "out", "double_softmax", "probes", "seeds")
+        given = [f"--{key.replace('_', '-')}" for key in OVERRIDES + ("data", "classes", "out", "double_softmax", "probes", "seeds")
                  if getattr(args, key) not in (None, False)]
         if given:
             raise ConfigError(f"--resume continues {args.resume} with its saved config; {given[0]} cannot be combined with it")
@@ -149,13 +155,14 @@ def run_predict(args) -> int:
     import letterlab
     from letterlab.cli.format import top_k_records, top_k_text
 
-    probabilities = letterlab.load_model(args.run, args.device).predict(args.images, invert=args.invert)
+    model = letterlab.load_model(args.run, args.device)
+    probabilities = model.predict(args.images, invert=args.invert)
     k = max(1, min(args.top_k, probabilities.shape[1]))
     if args.json:
-        print(json.dumps([top_k_records(name, row, k) for name, row in zip(args.images, probabilities)], indent=2))
+        print(json.dumps([top_k_records(name, row, k, model.classes) for name, row in zip(args.images, probabilities)], indent=2))
     else:
         for name, row in zip(args.images, probabilities):
-            print(top_k_text(name, row, k))
+            print(top_k_text(name, row, k, model.classes))
     return 0
 
 

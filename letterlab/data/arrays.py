@@ -4,21 +4,37 @@ from __future__ import annotations
 
 import numpy as np
 
-from letterlab import IMAGE_SIZE, NUM_CLASSES
-from letterlab.data.dataset import LetterImages
+from letterlab import IMAGE_SIZE
+from letterlab.data.dataset import LetterImages, check_class_names, unnamed_classes, unnamed_count
 from letterlab.errors import DataError
 
 PIXELS = IMAGE_SIZE * IMAGE_SIZE
 
 
-def to_letter_images(images, labels, source: str) -> LetterImages:
+def to_letter_images(images, labels, source: str, classes=None) -> LetterImages:
     """Normalise `images` ((N,28,28), (N,784) or (N,28,28,1); uint8, or float in [0,1], [-0.5,0.5] or [0,255])
-    and `labels` (integers 0..9 or one-hot (N,10)) into a LetterImages; DataError naming `source` otherwise."""
+    and `labels` (integers 0..K-1 or one-hot (N, K)) into a LetterImages; DataError naming `source` otherwise.
+    `classes`: the source's class names (a sequence of strings), or None for unnamed classes."""
     pixels = _to_uint8_images(images, source)
-    classes = _to_class_labels(labels, source)
-    if len(pixels) != len(classes):
-        raise DataError(source, f"{len(pixels)} images but {len(classes)} labels")
-    return LetterImages(pixels, classes, source)
+    targets, one_hot_width = _to_class_labels(labels, source)
+    if len(pixels) != len(targets):
+        raise DataError(source, f"{len(pixels)} images but {len(targets)} labels")
+    if classes is None:
+        return LetterImages(pixels, targets, source, classes=unnamed_classes(one_hot_width or unnamed_count(targets)))
+    names = class_names_from_array(classes, source)
+    if one_hot_width and one_hot_width != len(names):
+        raise DataError(source, f"one-hot labels of width {one_hot_width} but {len(names)} class names")
+    return LetterImages(pixels, targets, source, classes=names, named=True)
+
+
+def class_names_from_array(classes, source: str) -> tuple[str, ...]:
+    """A stored `classes` entry (a 1-D array or list of strings) as checked class names."""
+    array = np.asarray(classes)
+    if array.ndim != 1 or array.dtype.kind not in "UO":
+        raise DataError(source, f"'classes' must be a list of names (strings), got {array.dtype} of shape {array.shape}")
+    if any(not isinstance(name, str) for name in array.tolist()):
+        raise DataError(source, "'classes' must hold only strings")
+    return check_class_names(array.tolist(), source)
 
 
 def _to_uint8_images(images, source: str) -> np.ndarray:
@@ -61,7 +77,8 @@ def _scale_float(images: np.ndarray, source: str) -> np.ndarray:
     return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
-def _to_class_labels(labels, source: str) -> np.ndarray:
+def _to_class_labels(labels, source: str) -> tuple[np.ndarray, int | None]:
+    """Integer labels (N,), and the width K of one-hot labels (None for integer labels)."""
     if not isinstance(labels, np.ndarray):
         try:
             labels = np.asarray(labels)
@@ -69,18 +86,18 @@ def _to_class_labels(labels, source: str) -> np.ndarray:
             raise DataError(source, f"labels are not an array: {error}") from None
     if labels.dtype.kind not in "iubf":
         raise DataError(source, f"labels must be integers or one-hot numbers, got {labels.dtype}")
-    if labels.ndim == 2 and labels.shape[1] == NUM_CLASSES:
-        return _from_one_hot(labels, source)
+    if labels.ndim == 2 and labels.shape[1] >= 2:
+        return _from_one_hot(labels, source), labels.shape[1]
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
     if labels.ndim != 1:
-        raise DataError(source, f"labels must have shape (N,) or one-hot (N, 10), got {labels.shape}")
+        raise DataError(source, f"labels must have shape (N,) or one-hot (N, K), got {labels.shape}")
     if labels.dtype.kind == "f":
         if not np.isfinite(labels).all() or (labels != np.round(labels)).any():
-            raise DataError(source, "float labels must be whole numbers 0..9")
-    if len(labels) and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
-        raise DataError(source, f"labels must be in 0..{NUM_CLASSES - 1}, found {labels.min():g}..{labels.max():g}")
-    return labels.astype(np.int64)
+            raise DataError(source, "float labels must be whole numbers 0..K-1")
+    if len(labels) and labels.min() < 0:
+        raise DataError(source, f"labels must be 0 or more, found {labels.min():g}")
+    return labels.astype(np.int64), None
 
 
 def _from_one_hot(labels: np.ndarray, source: str) -> np.ndarray:

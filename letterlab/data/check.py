@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from letterlab import LETTERS
 from letterlab.data.dataset import LetterImages
 from letterlab.data.info import image_hashes
 
@@ -80,7 +79,7 @@ def check_parts(parts: dict[str, LetterImages], near: bool = False) -> dict:
     group = exact_groups(images)
 
     def where(i: int) -> dict:
-        return {"part": names[part[i]], "index": int(i - offset[part[i]]), "label": LETTERS[labels[i]]}
+        return {"part": names[part[i]], "index": int(i - offset[part[i]]), "label": parts[names[part[i]]].classes[labels[i]]}
 
     first = np.full(group.max() + 1 if len(group) else 0, len(group))
     np.minimum.at(first, group, np.arange(len(group)))

@@ -17,11 +17,12 @@ FORMATS = ("course", "npz", "idx", "folder")
 TEST_FRACTION = 0.2  # held out for the course format's test.data when the source has no test part
 
 
-def convert(source: str | Path, to: str, out: str | Path, *, force: bool = False) -> list[Path]:
-    """Load `source` (any format load_data reads) and write it to `out` as `to`; returns the paths written."""
+def convert(source: str | Path, to: str, out: str | Path, *, force: bool = False, classes=None) -> list[Path]:
+    """Load `source` (any format load_data reads; `classes` names its classes) and write it to `out` as `to`;
+    returns the paths written."""
     from letterlab.data.registry import load_data
 
-    return write_data(load_data(source), to, out, force=force)
+    return write_data(load_data(source, classes=classes), to, out, force=force)
 
 
 def write_data(data: LoadedData, to: str, out: str | Path, *, force: bool = False) -> list[Path]:
@@ -42,7 +43,8 @@ def _write_course(data: LoadedData, out: Path, force: bool) -> list[Path]:
         train, test = train.subset(keep), train.subset(held)
     targets = _file_targets(out, ["train.data", "test.data"], force)
     for target, part in zip(targets, (train, test)):
-        _write_atomically([target], lambda paths, part=part: save_course_pickle(paths[0], part.images, part.labels))
+        _write_atomically([target], lambda paths, part=part: save_course_pickle(paths[0], part.images, part.labels,
+                                                                                          part.classes, part.named))
     return targets
 
 
@@ -66,7 +68,8 @@ def _write_idx(data: LoadedData, out: Path, force: bool) -> list[Path]:
 
 
 def _write_folder(data: LoadedData, out: Path, force: bool) -> list[Path]:
-    """out/A..J, or out/train/A..J and out/test/A..J; built beside `out`, then renamed into place."""
+    """out/<class>/ (A..J unless named otherwise), or out/train/<class>/ and out/test/<class>/; built beside
+    `out`, then renamed into place."""
     from letterlab.data.folder import save_folder
 
     if out.exists():
@@ -82,7 +85,7 @@ def _write_folder(data: LoadedData, out: Path, force: bool) -> list[Path]:
     temporary, old = _sibling(out, "tmp"), _sibling(out, "old")
     try:
         for relative, part in parts:
-            save_folder(temporary / relative, part.images, part.labels)
+            save_folder(temporary / relative, part.images, part.labels, part.classes)
         if out.exists():
             os.replace(out, old)
         os.replace(temporary, out)

@@ -1,4 +1,5 @@
-"""The homework's format: pickled dicts {'data': images, 'labels': one-hot or integers} in train.data / test.data."""
+"""The homework's format: pickled dicts {'data': images, 'labels': one-hot or integers} in train.data / test.data,
+optionally with 'classes' (the class names, label i = classes[i])."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def load_course(path: str | Path) -> LoadedData:
 
 
 def load_course_file(path: str | Path) -> LetterImages:
-    """One pickled dict with 'data' and 'labels'."""
+    """One pickled dict with 'data' and 'labels' (and optionally 'classes')."""
     record = safe_load_pickle(path)
     if not isinstance(record, dict):
         raise DataError(path, f"expected a pickled dict with 'data' and 'labels', got {type(record).__name__}")
@@ -39,4 +40,4 @@ def load_course_file(path: str | Path) -> LetterImages:
     if missing:
         found = ", ".join(repr(key) for key in record) or "nothing"
         raise DataError(path, f"pickled dict lacks {' and '.join(repr(m) for m in missing)} (found {found})")
-    return to_letter_images(record["data"], record["labels"], str(path))
+    return to_letter_images(record["data"], record["labels"], str(path), record.get("classes"))

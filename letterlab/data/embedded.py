@@ -1,8 +1,14 @@
-"""The embedded default data set: letters A-J rendered from fonts already on the machine, notMNIST style.
+"""The embedded default data set: letters A-J rendered from the fonts that ship with matplotlib, notMNIST style.
 
-Glyphs are rendered large with Pillow from matplotlib's bundled fonts (and system fonts when present),
-lightly augmented (rotation, shear, stroke weight, crop jitter), cropped to their bounding box and
-stretched to 28x28, white on black, as notMNIST does. Results are cached as .npz per seed and font list.
+Glyphs are rendered large with Pillow from matplotlib's bundled fonts (mpl-data/fonts/ttf: the same files
+wherever that matplotlib version is installed, so a seed gives the same images on every machine), lightly
+augmented (rotation, shear, stroke weight, crop jitter), cropped to their bounding box and stretched to
+28x28, white on black, as notMNIST does. Results are cached as .npz per seed, letters and font list.
+
+Options, as a data source string (`--data embedded:OPTIONS`, comma-separated):
+  letters=A-Z     the letters to render: a range (A-Z) or the letters themselves (AEIOU); default A-J
+  system-fonts    also the machine's own fonts (more variety; differs from machine to machine)
+e.g. `embedded:letters=A-Z,system-fonts`. "" and "embedded" are the default.
 """
 
 from __future__ import annotations
@@ -10,15 +16,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import string
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from letterlab import IMAGE_SIZE, LETTERS, NUM_CLASSES
+from letterlab import IMAGE_SIZE, LETTERS
 from letterlab.data.cache import cache_dir
 from letterlab.data.dataset import LetterImages, LoadedData
 from letterlab.errors import ConfigError, DataError
@@ -30,16 +38,56 @@ FONT_SUFFIXES = (".ttf", ".otf")
 SKIP_NAME_PARTS = ("cmex", "stixsiz", "stixnonuni", "lastresort", "display")
 # Reference faces for the "do these look like letters" check (all bundled with matplotlib).
 REFERENCE_FONTS = ("DejaVuSans.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSerif.ttf", "DejaVuSerif-Italic.ttf")
-MIN_LETTERS_RECOGNISED = 5  # of 10, by nearest reference glyph
+PREFIX = "embedded"
+SYSTEM_FONTS = "system-fonts"
 
 
-def _candidate_fonts() -> list[Path]:
-    """matplotlib's bundled fonts, then system fonts; one file per name, symbol fonts left out."""
+@dataclass(frozen=True)
+class EmbeddedOptions:
+    """What to render: `letters` (the classes, in order) and whether system fonts join matplotlib's."""
+
+    letters: str = LETTERS
+    system_fonts: bool = False
+
+
+def is_embedded(source: str) -> bool:
+    return source == PREFIX or source.startswith(PREFIX + ":")
+
+
+def parse_embedded(source: str) -> EmbeddedOptions:
+    """The options of an `embedded[:letters=A-Z][,system-fonts]` source; ConfigError naming a bad one."""
+    letters, system_fonts = LETTERS, False
+    options = source.removeprefix(PREFIX).removeprefix(":")
+    for option in filter(None, (o.strip() for o in options.split(","))):
+        if option == SYSTEM_FONTS:
+            system_fonts = True
+        elif option.startswith("letters="):
+            letters = _letter_range(option.removeprefix("letters="), source)
+        else:
+            raise ConfigError(f"{source}: unknown embedded option {option!r} (known: letters=A-Z, {SYSTEM_FONTS})")
+    return EmbeddedOptions(letters, system_fonts)
+
+
+def _letter_range(text: str, source: str) -> str:
+    """'A-Z' -> 'AB...Z'; 'AEIOU' as given; capital letters only, each once, two or more."""
+    letters = text
+    if len(text) == 3 and text[1] == "-" and text[0] <= text[2]:
+        letters = string.ascii_uppercase[string.ascii_uppercase.find(text[0]):string.ascii_uppercase.find(text[2]) + 1]
+    if len(letters) < 2 or any(c not in string.ascii_uppercase for c in text.replace("-", "")) or len(set(letters)) != len(letters):
+        raise ConfigError(f"{source}: letters={text} must name two or more capital letters, as a range (A-Z) or in full (AEIOU)")
+    return letters
+
+
+def _candidate_fonts(system_fonts: bool = False) -> list[Path]:
+    """matplotlib's bundled fonts, then (if asked) system fonts; one file per name, symbol fonts left out."""
     import matplotlib
-    from matplotlib import font_manager
 
     bundled = sorted((Path(matplotlib.get_data_path()) / "fonts" / "ttf").glob("*"))
-    system = sorted(Path(p) for p in font_manager.findSystemFonts())
+    system = []
+    if system_fonts:
+        from matplotlib import font_manager
+
+        system = sorted(Path(p) for p in font_manager.findSystemFonts())
     seen, fonts = set(), []
     for path in bundled + system:
         name = path.name.lower()
@@ -62,12 +110,12 @@ def _render(font: ImageFont.FreeTypeFont, letter: str, stroke: int = 0) -> Image
     return image
 
 
-def _thumbnails(path: Path) -> np.ndarray | None:
-    """A (10, 256) array of 16x16 cropped glyphs A-J, or None when the font cannot render them all."""
+def _thumbnails(path: Path, letters: str) -> np.ndarray | None:
+    """A (len(letters), 256) array of 16x16 cropped glyphs, or None when the font cannot render them all."""
     try:
         font = ImageFont.truetype(str(path), 48)
         glyphs = []
-        for letter in LETTERS:
+        for letter in letters:
             image = _render(font, letter)
             box = image.getbbox()
             if box is None or box[2] - box[0] < 2 or box[3] - box[1] < 4:
@@ -85,18 +133,19 @@ def _normalise(rows: np.ndarray) -> np.ndarray:
 
 def _looks_like_letters(glyphs: np.ndarray, reference: np.ndarray) -> bool:
     """Distinct glyphs, at least half of them nearest to the same letter in some reference face."""
+    count = len(glyphs)
     unit = _normalise(glyphs)
     similarity = unit @ unit.T
     np.fill_diagonal(similarity, -1)
     if similarity.max() > 0.97:  # the same shape (a box, a symbol) for different letters
         return False
-    nearest = (unit @ reference.T).argmax(axis=1) % NUM_CLASSES
-    return int((nearest == np.arange(NUM_CLASSES)).sum()) >= MIN_LETTERS_RECOGNISED
+    nearest = (unit @ reference.T).argmax(axis=1) % count
+    return 2 * int((nearest == np.arange(count)).sum()) >= count
 
 
 @lru_cache(maxsize=4)
-def _usable_fonts(candidates: tuple[Path, ...]) -> tuple[Path, ...]:
-    thumbs = {path: _thumbnails(path) for path in candidates}
+def _usable_fonts(candidates: tuple[Path, ...], letters: str) -> tuple[Path, ...]:
+    thumbs = {path: _thumbnails(path, letters) for path in candidates}
     references = [thumbs.get(p) for p in candidates if p.name in REFERENCE_FONTS]
     references = [r for r in references if r is not None]
     if not references:
@@ -105,9 +154,9 @@ def _usable_fonts(candidates: tuple[Path, ...]) -> tuple[Path, ...]:
     return tuple(p for p in candidates if thumbs[p] is not None and _looks_like_letters(thumbs[p], reference))
 
 
-def available_fonts() -> list[Path]:
-    """The font files the embedded set is rendered from: those that load and draw real letters A-J."""
-    return list(_usable_fonts(tuple(_candidate_fonts())))
+def available_fonts(options: EmbeddedOptions = EmbeddedOptions()) -> list[Path]:
+    """The font files the embedded set is rendered from: those that load and draw real letters (`options.letters`)."""
+    return list(_usable_fonts(tuple(_candidate_fonts(options.system_fonts)), options.letters))
 
 
 def _warp(glyph: Image.Image, angle_deg: float, shear: float) -> Image.Image:
@@ -136,7 +185,7 @@ def _crop_to_frame(image: Image.Image, rng: np.random.Generator) -> np.ndarray |
     return np.asarray(small, dtype=np.uint8)
 
 
-def _generate(fonts: list[Path], seed: int, per_class: int) -> tuple[np.ndarray, np.ndarray]:
+def _generate(fonts: list[Path], seed: int, per_class: int, letters: str = LETTERS) -> tuple[np.ndarray, np.ndarray]:
     """per_class augmented images of each letter, fonts used in turn, shuffled; deterministic for seed."""
     rng = np.random.default_rng(seed)
     faces = [ImageFont.truetype(str(path), RENDER_SIZE) for path in fonts]
@@ -145,7 +194,7 @@ def _generate(fonts: list[Path], seed: int, per_class: int) -> tuple[np.ndarray,
     def base(font_index: int, label: int, weight: int) -> Image.Image:
         key = (font_index, label, weight)
         if key not in bases:
-            glyph = _render(faces[font_index], LETTERS[label], stroke=max(weight, 0))
+            glyph = _render(faces[font_index], letters[label], stroke=max(weight, 0))
             if weight < 0:  # thinner strokes, unless that erases most of a light font
                 thinner = glyph.filter(ImageFilter.MinFilter(3))
                 if np.count_nonzero(np.asarray(thinner) > 128) > 0.5 * np.count_nonzero(np.asarray(glyph) > 128):
@@ -153,9 +202,9 @@ def _generate(fonts: list[Path], seed: int, per_class: int) -> tuple[np.ndarray,
             bases[key] = glyph
         return bases[key]
 
-    images = np.empty((NUM_CLASSES * per_class, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
-    labels = np.repeat(np.arange(NUM_CLASSES, dtype=np.int64), per_class)
-    for label in range(NUM_CLASSES):
+    images = np.empty((len(letters) * per_class, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
+    labels = np.repeat(np.arange(len(letters), dtype=np.int64), per_class)
+    for label in range(len(letters)):
         font_order = rng.permutation(np.arange(per_class) % len(fonts))
         for k, font_index in enumerate(font_order):
             weight = int(rng.integers(-1, 4))
@@ -168,9 +217,9 @@ def _generate(fonts: list[Path], seed: int, per_class: int) -> tuple[np.ndarray,
     return images[order], labels[order]
 
 
-def _cache_key(fonts: list[Path], seed: int, per_class: int) -> str:
+def _cache_key(fonts: list[Path], seed: int, per_class: int, letters: str) -> str:
     font_ids = [[str(path), path.stat().st_size] for path in fonts]
-    blob = json.dumps({"version": GENERATOR_VERSION, "seed": seed, "per_class": per_class, "fonts": font_ids})
+    blob = json.dumps({"version": GENERATOR_VERSION, "seed": seed, "per_class": per_class, "fonts": font_ids, "letters": letters})
     digest = hashlib.sha256(blob.encode()).hexdigest()[:16]
     return f"embedded-v{GENERATOR_VERSION}-seed{seed}-n{per_class}-{digest}"
 
@@ -197,23 +246,37 @@ def _write_cache(path: Path, images: np.ndarray, labels: np.ndarray, fonts: list
             os.unlink(temp)
 
 
-def load_embedded(seed: int = 0, per_class: int = 600) -> LoadedData:
-    """The embedded default set: per_class rendered images of each letter A-J (train part only)."""
+def load_embedded(seed: int = 0, per_class: int = 600, options: EmbeddedOptions = EmbeddedOptions()) -> LoadedData:
+    """The embedded set: per_class rendered images of each letter (A-J unless `options` say otherwise), from
+    matplotlib's fonts (and the system's, if asked); train part only."""
     if isinstance(per_class, bool) or not isinstance(per_class, (int, np.integer)) or per_class < 1:
         raise ConfigError(f"per_class must be a positive integer, got {per_class!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ConfigError(f"seed must be an integer, got {seed!r}")
     seed, per_class = int(seed), int(per_class)
-    fonts = available_fonts()
+    fonts = available_fonts(options)
     if not fonts:
         raise DataError("embedded default", "no usable fonts found (matplotlib's bundled fonts are missing)")
-    path = cache_dir() / (_cache_key(fonts, seed, per_class) + ".npz")
+    path = cache_dir() / (_cache_key(fonts, seed, per_class, options.letters) + ".npz")
     cached = _read_cache(path)
     if cached is not None:
         images, labels, font_count = cached
     else:
-        images, labels = _generate(fonts, seed, per_class)
+        images, labels = _generate(fonts, seed, per_class, options.letters)
         font_count = len(fonts)
         _write_cache(path, images, labels, fonts)
-    source = f"embedded default ({font_count} fonts, seed {seed})"
-    return LoadedData(train=LetterImages(images, labels, source))
+    return LoadedData(train=LetterImages(images, labels, _source_name(options, font_count, seed),
+                                         classes=tuple(options.letters), named=True))
+
+
+def _source_name(options: EmbeddedOptions, font_count: int, seed: int) -> str:
+    """e.g. "embedded default (17 fonts, seed 0)", "embedded letters A-Z (40 fonts, system fonts too, seed 0)"."""
+    what = "default" if options.letters == LETTERS else f"letters {_letters_text(options.letters)}"
+    system = ", system fonts too" if options.system_fonts else ""
+    return f"embedded {what} ({font_count} fonts{system}, seed {seed})"
+
+
+def _letters_text(letters: str) -> str:
+    """'A-Z' for a run of consecutive letters, else the letters themselves."""
+    consecutive = string.ascii_uppercase.find(letters) >= 0
+    return f"{letters[0]}-{letters[-1]}" if consecutive else letters

@@ -1,6 +1,8 @@
-"""Folders of A..J subfolders of PNGs, and the same packed as .tar.gz / .tgz (read in place, never extracted).
+"""Folders of class subfolders of PNGs (A/ .. J/, or any names: cat/, dog/), and the same packed as .tar.gz /
+.tgz (read in place, never extracted). The classes are the subfolder names, sorted; subfolders named with
+single letters A-J (either case) are the ten classes A-J, as notMNIST has them, even when some are absent.
 
-Also accepted: a parent holding one such folder (notMNIST_small/), or `train/` and `test/` letter folders side
+Also accepted: a parent holding one such folder (notMNIST_small/), or `train/` and `test/` class folders side
 by side (what `convert --to folder` writes for a source with a test part). Decoded arrays are cached as .npz
 in $LETTERLAB_CACHE (default ~/.cache/letterlab), keyed by the archive's bytes or the folder's file listing."""
 
@@ -20,25 +22,26 @@ from PIL import Image
 
 from letterlab import IMAGE_SIZE, LETTERS
 from letterlab.data.cache import cache_dir
-from letterlab.data.dataset import LetterImages, LoadedData
+from letterlab.data.dataset import LetterImages, LoadedData, check_class_names
 from letterlab.errors import DataError
 
 log = logging.getLogger(__name__)
 
-MAX_DEPTH = 3  # a letter folder may sit at most this deep below the given folder
+MAX_DEPTH = 3  # a class folder may sit at most this deep below the given folder
 MAX_MEMBER_BYTES = 16 << 20  # larger "PNG" files are counted as unreadable rather than read into memory
 MAX_PIXELS = 4096 * 4096  # likewise for images that would decode to something huge
-CACHE_VERSION = b"letterlab-folder-cache-2"
+CACHE_VERSION = b"letterlab-folder-cache-3"
 
 
 class _Part(NamedTuple):
-    """One decoded letter folder: where it sits in the source ("" when it is the only one), pixels, labels
-    and the number of unreadable files."""
+    """One decoded folder of class folders: where it sits in the source ("" when it is the only one), pixels,
+    labels, the number of unreadable files and the class names (shared by a train and a test part)."""
 
     root: str
     images: np.ndarray
     labels: np.ndarray
     skipped: int
+    classes: tuple[str, ...]
 
 
 def is_tar_archive(path: Path) -> bool:
@@ -46,7 +49,7 @@ def is_tar_archive(path: Path) -> bool:
 
 
 def load_folder(path: str | Path) -> LoadedData:
-    """Load a letter folder or .tar.gz of one; unreadable PNGs are skipped and reported in one log line."""
+    """Load a folder of class folders or a .tar.gz of one; unreadable PNGs are skipped and reported in one log line."""
     path = Path(path)
     if is_tar_archive(path):
         key = _archive_key(path)
@@ -63,7 +66,7 @@ def load_folder(path: str | Path) -> LoadedData:
 
 
 def check_letter_archive(path: str | Path) -> int:
-    """Count the PNG members in A-J folders of a .tar.gz without decoding them; DataError if there are none."""
+    """Count the PNG members in class folders of a .tar.gz without decoding them; DataError if there are none."""
     path = Path(path)
     try:
         with tarfile.open(path, "r|gz") as archive:  # one sequential pass: no seeking back
@@ -72,28 +75,43 @@ def check_letter_archive(path: str | Path) -> int:
         raise DataError(path, f"not a readable tar.gz archive ({type(error).__name__}: {error})") from None
     count = sum(_classify(name) is not None for name in names)
     if not count:
-        raise DataError(path, "the archive holds no A-J folders of PNG images")
+        raise DataError(path, "the archive holds no class folders of PNG images")
     return count
 
 
-def save_folder(folder: str | Path, images: np.ndarray, labels: np.ndarray) -> None:
-    """Write images as folder/A..J/000000.png (a subfolder for every letter, even an empty one)."""
+def save_folder(folder: str | Path, images: np.ndarray, labels: np.ndarray, classes=tuple(LETTERS)) -> None:
+    """Write images as folder/<class name>/000000.png (a subfolder for every class, even an empty one)."""
     folder = Path(folder)
-    for letter in LETTERS:
-        (folder / letter).mkdir(parents=True, exist_ok=True)
+    for name in classes:
+        if name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+            raise DataError(folder, f"class name {name!r} cannot be a folder name")
+        (folder / name).mkdir(parents=True, exist_ok=True)
     for index, (pixels, label) in enumerate(zip(images, labels)):
-        Image.fromarray(np.asarray(pixels, dtype=np.uint8)).save(folder / LETTERS[label] / f"{index:06d}.png")
+        Image.fromarray(np.asarray(pixels, dtype=np.uint8)).save(folder / classes[label] / f"{index:06d}.png")
 
 
-def _classify(relative: str) -> tuple[str, int] | None:
-    """(root folder, label) for a PNG inside a letter folder such as 'root/B/x.png'; None for anything else."""
+def _classify(relative: str) -> tuple[str, str] | None:
+    """(root folder, class name) for a PNG inside a class folder such as 'root/B/x.png'; None for anything else."""
     parts = PurePosixPath(relative).parts
     if len(parts) < 2 or len(parts) > MAX_DEPTH + 1 or not parts[-1].lower().endswith(".png"):
         return None
-    letter = parts[-2].upper()
-    if len(letter) != 1 or letter not in LETTERS:
+    if any(part.startswith(".") for part in parts[:-1]):  # .ipynb_checkpoints/ and the like
         return None
-    return "/".join(parts[:-2]), LETTERS.index(letter)
+    return "/".join(parts[:-2]), parts[-2]
+
+
+def folder_classes(names: set[str], source) -> tuple[str, ...]:
+    """The classes of these class-folder names: A-J when each is a single letter A-J (either case), else
+    the names sorted."""
+    if all(len(name) == 1 and name.upper() in LETTERS for name in names):
+        return tuple(LETTERS)
+    if len(names) < 2:
+        raise DataError(source, f"PNG images in only one class folder ({', '.join(names)}); a data set needs two or more")
+    return check_class_names(sorted(names), str(source))
+
+
+def _label_of(name: str, classes: tuple[str, ...]) -> int:
+    return classes.index(name.upper() if classes == tuple(LETTERS) else name)
 
 
 def _decode_png(payload: bytes) -> np.ndarray | None:
@@ -115,7 +133,7 @@ def _decode_png(payload: bytes) -> np.ndarray | None:
 
 
 def _folder_pngs(folder: Path) -> list[tuple[str, os.DirEntry]]:
-    """(relative posix path, entry) of PNG files in letter folders below `folder`, walking MAX_DEPTH levels."""
+    """(relative posix path, entry) of PNG files in class folders below `folder`, walking MAX_DEPTH levels."""
     found, pending = [], [(folder, ())]
     while pending:
         current, relative = pending.pop()
@@ -136,12 +154,12 @@ def _folder_pngs(folder: Path) -> list[tuple[str, os.DirEntry]]:
 def _decode_folder(folder: Path, pngs: list[tuple[str, os.DirEntry]]) -> dict[str, _Part]:
     decoded: dict[str, list] = {}
     for relative, entry in pngs:
-        root, label = _classify(relative)
+        root, name = _classify(relative)
         try:
             payload = Path(entry.path).read_bytes() if entry.stat().st_size <= MAX_MEMBER_BYTES else b""
         except OSError:
             payload = b""
-        decoded.setdefault(root, []).append((label, relative, _decode_png(payload)))
+        decoded.setdefault(root, []).append((name, relative, _decode_png(payload)))
     return _assemble(folder, decoded, "folder")
 
 
@@ -161,27 +179,32 @@ def _decode_archive(path: Path) -> dict[str, _Part]:
 
 
 def _assemble(path: Path, decoded: dict[str, list], kind: str) -> dict[str, _Part]:
-    """Map the letter folders found to 'train' (one folder) or 'train'/'test' (two folders named so)."""
+    """Map the class folders found to 'train' (one folder) or 'train'/'test' (two folders named so)."""
     if not decoded:
-        raise DataError(path, f"the {kind} holds no A-J subfolders of PNG images")
+        raise DataError(path, f"the {kind} holds no class subfolders of PNG images (such as A/, B/, ...)")
     if len(decoded) == 1:
-        return {"train": _stack(path, "", next(iter(decoded.values())))}
-    by_name = {PurePosixPath(root).name.lower(): root for root in decoded}
-    parents = {PurePosixPath(root).parent for root in decoded}
-    if set(by_name) != {"train", "test"} or len(parents) != 1:
-        places = ", ".join(sorted(root or "." for root in decoded))
-        raise DataError(path, f"letter folders in several places ({places}): point at one of them")
-    return {role: _stack(path, by_name[role], decoded[by_name[role]]) for role in ("train", "test")}
+        roles = {"train": next(iter(decoded))}
+    else:
+        by_name = {PurePosixPath(root).name.lower(): root for root in decoded}
+        parents = {PurePosixPath(root).parent for root in decoded}
+        if set(by_name) != {"train", "test"} or len(parents) != 1:
+            places = ", ".join(sorted(root or "." for root in decoded))
+            raise DataError(path, f"class folders in several places ({places}): point at one of them")
+        roles = {role: by_name[role] for role in ("train", "test")}
+    names = {name for root in roles.values() for name, _, _ in decoded[root]}
+    classes = folder_classes(names, path)
+    return {role: _stack(path, root if len(roles) > 1 else "", decoded[root], classes) for role, root in roles.items()}
 
 
-def _stack(path: Path, root: str, entries: list) -> _Part:
+def _stack(path: Path, root: str, entries: list, classes: tuple[str, ...]) -> _Part:
     """Sort by (label, file name) so the order does not depend on the archive's or file system's order."""
-    readable = [(label, pixels) for label, _, pixels in sorted(entries, key=lambda e: e[:2]) if pixels is not None]
+    labelled = sorted((_label_of(name, classes), relative, pixels) for name, relative, pixels in entries)
+    readable = [(label, pixels) for label, _, pixels in labelled if pixels is not None]
     if not readable:
         raise DataError(_source(path, root), f"none of the {len(entries)} PNG files could be read as an image")
     images = np.stack([pixels for _, pixels in readable])
     labels = np.array([label for label, _ in readable], dtype=np.int64)
-    return _Part(root, images, labels, len(entries) - len(readable))
+    return _Part(root, images, labels, len(entries) - len(readable), classes)
 
 
 def _source(path: Path, root: str) -> str:
@@ -190,7 +213,8 @@ def _source(path: Path, root: str) -> str:
 
 
 def _letter_images(path: Path, part: _Part) -> LetterImages:
-    return LetterImages(part.images, part.labels, _source(path, part.root), skipped=part.skipped)
+    return LetterImages(part.images, part.labels, _source(path, part.root), skipped=part.skipped,
+                        classes=part.classes, named=True)
 
 
 # --- cache: decoded arrays as .npz (never pickle), keyed by content ---------------------------------------
@@ -222,7 +246,7 @@ def _cache_load(key: str) -> dict[str, _Part] | None:
     try:
         with np.load(path, allow_pickle=False) as stored:
             return {role: _Part(str(stored[f"{role}_root"]), stored[f"{role}_images"], stored[f"{role}_labels"],
-                                int(stored[f"{role}_skipped"]))
+                                int(stored[f"{role}_skipped"]), tuple(stored[f"{role}_classes"].tolist()))
                     for role in ("train", "test") if f"{role}_images" in stored.files}
     except Exception as error:  # a damaged cache file must never stop a load
         log.debug("ignoring unreadable cache file %s: %s", path, error)
@@ -235,7 +259,8 @@ def _cache_store(key: str, parts: dict[str, _Part]) -> dict[str, _Part]:
     arrays = {}
     for role, part in parts.items():
         arrays.update({f"{role}_root": np.array(part.root), f"{role}_images": part.images,
-                       f"{role}_labels": part.labels, f"{role}_skipped": np.array(part.skipped)})
+                       f"{role}_labels": part.labels, f"{role}_skipped": np.array(part.skipped),
+                       f"{role}_classes": np.array(part.classes)})
     temporary = folder / f".{key}.{os.getpid()}.tmp"
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,8 @@
-"""MNIST idx files (gzipped or not): `...-images-idx3-ubyte[.gz]` with its `...-labels-idx1-ubyte[.gz]` beside it."""
+"""MNIST idx files (gzipped or not): `...-images-idx3-ubyte[.gz]` with its `...-labels-idx1-ubyte[.gz]` beside it.
+
+idx files hold no class names: ten classes are A-J, others "0".."K-1" (`dataset.unnamed_classes`). Files named
+as EMNIST names its letters (`emnist-letters-train-images-idx3-ubyte.gz`, ...) are read as EMNIST letters: the
+images transposed back upright (EMNIST stores them transposed relative to MNIST), labels 1..26 as A..Z."""
 
 from __future__ import annotations
 
@@ -20,6 +24,8 @@ LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension
 IDX_NAME = re.compile(r"idx[13]-ubyte(\.gz)?$", re.IGNORECASE)
 # Names convert writes and an idx folder is read by: train part and, if present, test part.
 TRAIN_PREFIX, TEST_PREFIX = "train", "t10k"
+EMNIST_LETTERS_PREFIX = "emnist-letters-"  # EMNIST's own names: emnist-letters-{train,test}-images-idx3-ubyte.gz
+EMNIST_LETTERS = tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 def is_idx_file(path: Path) -> bool:
@@ -27,10 +33,13 @@ def is_idx_file(path: Path) -> bool:
 
 
 def find_idx_images(folder: Path, prefix: str) -> Path | None:
-    """`{prefix}-images-idx3-ubyte` (or .gz) in `folder`, if there."""
-    for name in (f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-images-idx3-ubyte"):
-        if (folder / name).is_file():
-            return folder / name
+    """`{prefix}-images-idx3-ubyte` (or .gz) in `folder`, if there; for the test prefix also EMNIST's
+    `emnist-letters-test-images-idx3-ubyte`, and for the train prefix `emnist-letters-train-...`."""
+    emnist = EMNIST_LETTERS_PREFIX + ("test" if prefix == TEST_PREFIX else prefix)
+    for stem in (prefix, emnist):
+        for name in (f"{stem}-images-idx3-ubyte.gz", f"{stem}-images-idx3-ubyte"):
+            if (folder / name).is_file():
+                return folder / name
     return None
 
 
@@ -63,7 +72,17 @@ def load_idx_pair(images_path: Path, labels_path: Path) -> LetterImages:
     labels = _read_idx(labels_path, LABELS_MAGIC, "labels")
     if len(images) != len(labels):
         raise DataError(labels_path, f"{len(labels)} labels but {images_path.name} has {len(images)} images")
+    if images_path.name.lower().startswith(EMNIST_LETTERS_PREFIX):
+        return _emnist_letters(images, labels, str(images_path))
     return to_letter_images(images, labels, str(images_path))
+
+
+def _emnist_letters(images: np.ndarray, labels: np.ndarray, source: str) -> LetterImages:
+    """EMNIST letters: each image transposed back upright, labels 1..26 to 0..25 = A..Z."""
+    if len(labels) and (labels.min() < 1 or labels.max() > len(EMNIST_LETTERS)):
+        raise DataError(source, f"EMNIST letters labels must be 1..26, found {labels.min()}..{labels.max()}")
+    upright = np.ascontiguousarray(images.transpose(0, 2, 1))
+    return to_letter_images(upright, labels.astype(np.int64) - 1, source, EMNIST_LETTERS)
 
 
 def _load_idx_folder(folder: Path) -> LoadedData:
@@ -73,6 +92,13 @@ def _load_idx_folder(folder: Path) -> LoadedData:
     test_images = find_idx_images(folder, TEST_PREFIX)
     test = load_idx_pair(*idx_pair(test_images)) if test_images else None
     return LoadedData(train=load_idx_pair(*idx_pair(train_images)), test=test)
+
+
+def check_idx_file(path: Path, name: str) -> int:
+    """The number of items in the idx file at `path` whose name (images or labels) is `name`; DataError if it
+    does not read as one."""
+    images = "images" in name and "idx3" in name
+    return len(_read_idx(path, IMAGES_MAGIC if images else LABELS_MAGIC, "images" if images else "labels"))
 
 
 def _read_idx(path: Path, magic: int, kind: str) -> np.ndarray:
@@ -108,7 +134,9 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def save_idx(images_path: str | Path, labels_path: str | Path, images: np.ndarray, labels: np.ndarray) -> None:
-    """Write an idx pair; a name ending in .gz is gzipped."""
+    """Write an idx pair (labels as bytes: up to 256 classes); a name ending in .gz is gzipped."""
+    if len(labels) and int(np.max(labels)) > 255:
+        raise DataError(labels_path, "idx label files hold bytes: 256 classes at most")
     images = np.ascontiguousarray(images, dtype=np.uint8)
     count = len(images)
     _write(Path(images_path), struct.pack(">IIII", IMAGES_MAGIC, count, IMAGE_SIZE, IMAGE_SIZE) + images.tobytes())

@@ -1,4 +1,4 @@
-"""What a data source holds: counts per letter, shape, pixel range, exact duplicates, skipped files."""
+"""What a data source holds: its classes, counts per class, shape, pixel range, exact duplicates, skipped files."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import hashlib
 
 import numpy as np
 
-from letterlab import LETTERS
 from letterlab.data.dataset import LetterImages, LoadedData
 
 
@@ -27,12 +26,14 @@ def data_info(data: LoadedData) -> dict:
 
 
 def _part_info(part: LetterImages, hashes: list[bytes]) -> dict:
-    counts = np.bincount(part.labels, minlength=len(LETTERS))
+    counts = np.bincount(part.labels, minlength=len(part.classes))
     return {
         "source": part.source,
         "images": len(part),
         "shape": list(part.images.shape),
-        "per_class": {letter: int(count) for letter, count in zip(LETTERS, counts)},
+        "classes": list(part.classes),
+        "classes_named_by": "the source" if part.named else "default (unnamed: ten are A-J, others 0..K-1)",
+        "per_class": {name: int(count) for name, count in zip(part.classes, counts)},
         "pixel_min": int(part.images.min()) if len(part) else None,
         "pixel_max": int(part.images.max()) if len(part) else None,
         "duplicates": len(hashes) - len(set(hashes)),  # images that repeat an earlier one exactly

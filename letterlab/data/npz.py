@@ -1,4 +1,5 @@
-"""NumPy .npz archives: arrays 'images' and 'labels' (optionally 'test_images' and 'test_labels'); never pickle."""
+"""NumPy .npz archives: arrays 'images' and 'labels' (optionally 'test_images' and 'test_labels', and 'classes':
+the class names, strings, label i = classes[i]); never pickle."""
 
 from __future__ import annotations
 
@@ -12,23 +13,24 @@ from letterlab.errors import DataError
 
 
 def load_npz(path: str | Path) -> LoadedData:
-    """Load 'images' and 'labels' (other arrays ignored, except a 'test_images'/'test_labels' pair)."""
+    """Load 'images' and 'labels' (other arrays ignored, except a 'test_images'/'test_labels' pair and 'classes')."""
     path = Path(path)
     names, arrays = _read_arrays(path)
     missing = [key for key in ("images", "labels") if key not in arrays]
     if missing:
         found = ", ".join(names) or "no arrays"
         raise DataError(path, f"lacks array {' and '.join(repr(m) for m in missing)} (found {found})")
-    train = to_letter_images(arrays["images"], arrays["labels"], str(path))
+    classes = arrays.get("classes")
+    train = to_letter_images(arrays["images"], arrays["labels"], str(path), classes)
     test = None
     if "test_images" in arrays and "test_labels" in arrays:
-        test = to_letter_images(arrays["test_images"], arrays["test_labels"], f"{path} (test part)")
+        test = to_letter_images(arrays["test_images"], arrays["test_labels"], f"{path} (test part)", classes)
     return LoadedData(train=train, test=test)
 
 
 def _read_arrays(path: Path) -> tuple[list[str], dict[str, np.ndarray]]:
     """All array names in the archive, and the arrays this loader uses."""
-    wanted = ("images", "labels", "test_images", "test_labels")
+    wanted = ("images", "labels", "test_images", "test_labels", "classes")
     try:
         archive = np.load(path, allow_pickle=False)
         if not isinstance(archive, np.lib.npyio.NpzFile):
@@ -42,9 +44,13 @@ def _read_arrays(path: Path) -> tuple[list[str], dict[str, np.ndarray]]:
 
 
 def save_npz(path: str | Path, train: LetterImages, test: LetterImages | None = None) -> None:
-    """Write a compressed .npz with 'images', 'labels' (uint8) and, when given, 'test_images', 'test_labels'."""
-    arrays = {"images": train.images, "labels": train.labels.astype(np.uint8)}
+    """Write a compressed .npz with 'images', 'labels' (uint8, or uint16 past 256 classes), 'classes' when the
+    source named them and, when given, 'test_images', 'test_labels'."""
+    label_type = np.uint8 if len(train.classes) <= 256 else np.uint16
+    arrays = {"images": train.images, "labels": train.labels.astype(label_type)}
+    if train.named:
+        arrays["classes"] = np.array(train.classes)
     if test is not None:
-        arrays.update(test_images=test.images, test_labels=test.labels.astype(np.uint8))
+        arrays.update(test_images=test.images, test_labels=test.labels.astype(label_type))
     with open(path, "wb") as handle:  # a file object, so numpy does not append '.npz' to the name
         np.savez_compressed(handle, **arrays)

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 
-from letterlab import NUM_CLASSES
 from letterlab.errors import DataError
 
 
@@ -68,10 +67,13 @@ def safe_load_pickle(path: str | Path):
         raise DataError(path, f"not a readable pickle ({type(error).__name__}: {error})") from None
 
 
-def save_course_pickle(path: str | Path, images: np.ndarray, labels: np.ndarray) -> None:
-    """Write the course format: dict 'data' uint8 (N,28,28), 'labels' one-hot float32 (N,10), protocol 4."""
-    one_hot = np.zeros((len(labels), NUM_CLASSES), dtype=np.float32)
+def save_course_pickle(path: str | Path, images: np.ndarray, labels: np.ndarray, classes, named: bool = False) -> None:
+    """Write the course format: dict 'data' uint8 (N,28,28), 'labels' one-hot float32 (N, len(classes)) and,
+    when `named`, 'classes' (a list of the names); protocol 4."""
+    one_hot = np.zeros((len(labels), len(classes)), dtype=np.float32)
     one_hot[np.arange(len(labels)), labels] = 1.0
     record = {"data": np.ascontiguousarray(images, dtype=np.uint8), "labels": one_hot}
+    if named:
+        record["classes"] = list(classes)
     with open(path, "wb") as handle:
         pickle.dump(record, handle, protocol=4)

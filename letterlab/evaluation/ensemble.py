@@ -8,11 +8,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from letterlab.data.dataset import LetterImages
+from letterlab.data.dataset import LetterImages, classes_text
+from letterlab.errors import LetterlabError
 from letterlab.evaluation.scoring import Evaluation, evaluation_from_probabilities
 from letterlab.evaluation.trained import load_trained
 from letterlab.models.inference import predict_logits
 from letterlab.models.inputs import images_to_tensor
+from letterlab.runs import read_classes
 from letterlab.training.augment import affine_theta, warp
 
 # TTA views as (scale, shift x, shift y in pixels): the image itself, one-pixel shifts and a slightly
@@ -31,18 +33,22 @@ def view(x: torch.Tensor, scale: float, dx: float, dy: float) -> torch.Tensor:
 
 
 def model_probabilities(model: torch.nn.Module, x: torch.Tensor, precision: str = "fp32", tta: bool = False) -> torch.Tensor:
-    """Softmax probabilities (N, 10): of the images themselves, or averaged over the TTA views."""
+    """Softmax probabilities (N, classes): of the images themselves, or averaged over the TTA views."""
     views = TTA_VIEWS if tta else TTA_VIEWS[:1]
     return torch.stack([torch.softmax(predict_logits(model, view(x, *v), precision=precision), 1) for v in views]).mean(0)
 
 
 def ensemble_probabilities(run_dirs: list[Path], images: np.ndarray, device: torch.device, tta: bool = False) -> np.ndarray:
-    """Probabilities (N, 10) for uint8 images (N, 28, 28), averaged over the runs (and views)."""
+    """Probabilities (N, classes) for uint8 images (N, 28, 28), averaged over the runs (and views); the runs
+    must have the same classes."""
     x = images_to_tensor(images, device)
-    total = torch.zeros(len(images), 10, device=device)
+    classes = read_classes(run_dirs[0])
+    total = 0
     for run_dir in run_dirs:
+        if read_classes(run_dir) != classes:
+            raise LetterlabError(f"{run_dir}: {classes_text(read_classes(run_dir))} differ from {run_dirs[0]}'s {classes_text(classes)}")
         config, model = load_trained(run_dir, device)
-        total += model_probabilities(model, x, config.train.precision, tta)
+        total = total + model_probabilities(model, x, config.train.precision, tta)
     return (total / len(run_dirs)).cpu().numpy()
 
 

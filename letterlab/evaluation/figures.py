@@ -29,33 +29,35 @@ def new_figure(**kwargs) -> LetterlabFigure:
     return LetterlabFigure(**kwargs)
 
 
-def confusion_figure(confusion: np.ndarray, title: str = "") -> LetterlabFigure:
-    """Confusion matrix counts[true, predicted] as a heat map with every count written in."""
+def confusion_figure(confusion: np.ndarray, title: str = "", classes=LETTERS) -> LetterlabFigure:
+    """Confusion matrix counts[true, predicted] as a heat map with every count written in; axes by class name."""
     confusion = np.asarray(confusion)
-    figure = new_figure(figsize=(5.6, 5), dpi=100)
+    side = max(5.0, 0.32 * len(confusion))  # inches: about a third of an inch a class past ten classes
+    figure = new_figure(figsize=(side + 0.6, side), dpi=100)
     axis = figure.subplots()
     axis.imshow(confusion, cmap="Blues", vmin=0, vmax=max(int(confusion.max()), 1))
-    classes = range(len(confusion))
-    axis.set_xticks(classes, [LETTERS[i] for i in classes])
-    axis.set_yticks(classes, [LETTERS[i] for i in classes])
-    for i in classes:
-        for j in classes:
-            axis.text(j, i, str(confusion[i, j]), ha="center", va="center", fontsize=8,
+    ticks = range(len(confusion))
+    axis.set_xticks(ticks, [classes[i] for i in ticks], rotation=90 if max(map(len, classes)) > 2 else 0)
+    axis.set_yticks(ticks, [classes[i] for i in ticks])
+    for i in ticks:
+        for j in ticks:
+            axis.text(j, i, str(confusion[i, j]), ha="center", va="center", fontsize=8 if len(confusion) <= 12 else 6,
                       color="white" if confusion[i, j] > confusion.max() / 2 else "black")
-    axis.set(xlabel="predicted letter", ylabel="true letter", title=title)
+    axis.set(xlabel="predicted class", ylabel="true class", title=title)
     figure.tight_layout()
     return figure
 
 
-def confusion_image(confusion: np.ndarray, title: str = "") -> np.ndarray:
-    """Heat map of counts[true, predicted] with letters A-J on both axes and each count written in,
-    as RGB uint8 (H, W, 3). Drawn with Pillow, not matplotlib: it is logged every epoch, and 100
-    text artists are far slower in matplotlib (docs/performance.md)."""
+def confusion_image(confusion: np.ndarray, title: str = "", classes=LETTERS) -> np.ndarray:
+    """Heat map of counts[true, predicted] with the class names on both axes (shortened to fit a cell)
+    and each count written in, as RGB uint8 (H, W, 3). Drawn with Pillow, not matplotlib: it is logged
+    every epoch, and 100 text artists are far slower in matplotlib (docs/performance.md)."""
     from PIL import Image, ImageDraw
 
     confusion = np.asarray(confusion)
-    cell, left, top = 34, 58, 52 if title else 30
-    size = len(LETTERS) * cell
+    cell = 34 if len(classes) <= 12 else 24  # pixels a class
+    left, top = max(58, 8 * max(map(len, classes)) + 24), 52 if title else 30
+    size = len(classes) * cell
     colours = (matplotlib.colormaps["Blues"](confusion / max(confusion.max(), 1))[..., :3] * 255).astype(np.uint8)
     cells = np.kron(colours, np.ones((cell, cell, 1), dtype=np.uint8))  # each count as a cell x cell block
     canvas = Image.new("RGB", (left + size + 12, top + size + 40), "white")
@@ -64,14 +66,14 @@ def confusion_image(confusion: np.ndarray, title: str = "") -> np.ndarray:
     if title:
         draw.text((left + size / 2, 14), title, fill="black", font=font, anchor="mm")
     dark = confusion > confusion.max() / 2
-    for i, letter in enumerate(LETTERS):
+    for i, name in enumerate(classes):
         middle = i * cell + cell / 2
-        draw.text((left + middle, top - 10), letter, fill="black", font=font, anchor="mm")  # predicted
-        draw.text((left - 14, top + middle), letter, fill="black", font=font, anchor="mm")  # true
-        for j in range(len(LETTERS)):
+        draw.text((left + middle, top - 10), name[:cell // 9], fill="black", font=font, anchor="mm")  # predicted
+        draw.text((left - 8, top + middle), name, fill="black", font=font, anchor="rm")  # true
+        for j in range(len(classes)):
             draw.text((left + j * cell + cell / 2, top + middle), str(confusion[i, j]), anchor="mm", font=small,
                       fill="white" if dark[i, j] else "black")
-    draw.text((left + size / 2, top + size + 20), "predicted letter (columns); true letter (rows)", fill="black", font=small, anchor="mm")
+    draw.text((left + size / 2, top + size + 20), "predicted (columns); true (rows)", fill="black", font=small, anchor="mm")
     return np.asarray(canvas)
 
 

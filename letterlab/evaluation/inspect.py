@@ -155,7 +155,7 @@ def maps_figure(model: nn.Module, images: np.ndarray, captions: list[str], layer
     return figure
 
 
-def saliency_figure(model: nn.Module, images: np.ndarray, captions: list[str]):
+def saliency_figure(model: nn.Module, images: np.ndarray, captions: list[str], classes=LETTERS):
     """One row per image: the image, its gradient saliency and (CNNs) Grad-CAM over the image."""
     from letterlab.evaluation.figures import new_figure
     from letterlab.models.inputs import images_to_tensor
@@ -167,7 +167,7 @@ def saliency_figure(model: nn.Module, images: np.ndarray, captions: list[str]):
     for i, image in enumerate(images):
         best = int(probs[i].argmax())
         axes[i, 0].imshow(image, cmap="gray", vmin=0, vmax=255)
-        axes[i, 0].set_title(f"{captions[i]}\npredicted {LETTERS[best]} ({probs[i, best]:.2f})", fontsize=8)
+        axes[i, 0].set_title(f"{captions[i]}\npredicted {classes[best]} ({probs[i, best]:.2f})", fontsize=8)
         axes[i, 1].imshow(saliency[i], cmap="hot")
         axes[i, 1].set_title("gradient saliency", fontsize=8)
         if cam is not None:
@@ -204,12 +204,12 @@ def inspect_run(run_dir: Path, *, filters: bool = False, layer: int = 1, maps: l
         bad = [i for i in wanted if not 0 <= i < len(data)]
         if bad:
             raise LetterlabError(f"image index {bad[0]}: {data.source} has test images 0..{len(data) - 1}")
-        caption = lambda i: f"test image {i}: {LETTERS[data.labels[i]]}"  # noqa: E731
+        caption = lambda i: f"test image {i}: {data.classes[data.labels[i]]}"  # noqa: E731
         for i in maps:
             figures[f"maps_layer{layer}_image{i}"] = maps_figure(model, data.images[[i]], [caption(i)], layer)
         if saliency:
             name = "saliency_" + "_".join(map(str, saliency))
-            figures[name] = saliency_figure(model, data.images[list(saliency)], [caption(i) for i in saliency])
+            figures[name] = saliency_figure(model, data.images[list(saliency)], [caption(i) for i in saliency], data.classes)
     folder = run_dir / FIGURES
     folder.mkdir(exist_ok=True)
     step = len(read_jsonl(run_dir / METRICS))

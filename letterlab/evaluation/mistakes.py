@@ -3,6 +3,7 @@ grids of the misclassified images (most confident first, and one per confused pa
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,12 +36,18 @@ class Mistakes:
         return self.data.labels[self.index]
 
     def rows(self) -> list[dict]:
-        return [{"index": int(i), "true": LETTERS[t], "predicted": LETTERS[p], "confidence": round(float(c), 4)}
+        names = self.data.classes
+        return [{"index": int(i), "true": names[t], "predicted": names[p], "confidence": round(float(c), 4)}
                 for i, t, p, c in zip(self.index, self.labels, self.predicted, self.confidence)]
+
+    def caption(self, k: int) -> str:
+        """'true>predicted confidence' of mistake `k`."""
+        names = self.data.classes
+        return f"{names[self.labels[k]]}>{names[self.predicted[k]]} {self.confidence[k]:.2f}"
 
 
 def find_mistakes(data: LetterImages, probs: np.ndarray) -> Mistakes:
-    """Misclassified images of `data` given probabilities (N, 10), sorted by confidence (ties: index)."""
+    """Misclassified images of `data` given probabilities (N, classes), sorted by confidence (ties: index)."""
     predicted = probs.argmax(1)
     wrong = np.flatnonzero(predicted != data.labels)
     confidence = probs[wrong, predicted[wrong]]
@@ -48,16 +55,16 @@ def find_mistakes(data: LetterImages, probs: np.ndarray) -> Mistakes:
     return Mistakes(data, wrong[order], predicted[wrong][order], confidence[order])
 
 
-def confused_pairs(confusion: np.ndarray, top: int = 10) -> list[dict]:
+def confused_pairs(confusion: np.ndarray, top: int = 10, classes=LETTERS) -> list[dict]:
     """The `top` most frequent (true, predicted) mistakes of a confusion matrix, with their share of
-    the true letter's images."""
+    the true class's images; classes by name."""
     confusion = np.asarray(confusion)
     support = confusion.sum(1)
     off = confusion.copy()
     np.fill_diagonal(off, 0)
     flat = [(int(off[t, p]), t, p) for t in range(len(off)) for p in range(len(off)) if off[t, p]]
     flat.sort(key=lambda x: (-x[0], x[1], x[2]))
-    return [{"true": LETTERS[t], "predicted": LETTERS[p], "count": n, "share": float(n / support[t])}
+    return [{"true": classes[t], "predicted": classes[p], "count": n, "share": float(n / support[t])}
             for n, t, p in flat[:top]]
 
 
@@ -73,7 +80,7 @@ def mistakes_figure(mistakes: Mistakes, limit: int = 40, columns: int = 10):
         axis.axis("off")
         if k < shown:
             axis.imshow(mistakes.data.images[mistakes.index[k]], cmap="gray", vmin=0, vmax=255)
-            axis.set_title(f"{LETTERS[mistakes.labels[k]]}>{LETTERS[mistakes.predicted[k]]} {mistakes.confidence[k]:.2f}", fontsize=8)
+            axis.set_title(mistakes.caption(k), fontsize=8)
     figure.suptitle(f"{len(mistakes.index)} of {len(mistakes.data)} images misclassified"
                     f"{f'; the {shown} most confident' if shown < len(mistakes.index) else ''} (true>predicted confidence)", fontsize=9)
     figure.tight_layout()
@@ -99,7 +106,7 @@ def grid_image(images: np.ndarray, captions: list[str], columns: int = 10):
 def save_grid(mistakes: Mistakes, picked: np.ndarray, path: Path) -> Path:
     """Write the grid of mistakes at positions `picked` (into mistakes.index) as a PNG; caption 'true>predicted conf'."""
     picked = picked[:GRID_LIMIT]
-    captions = [f"{LETTERS[mistakes.labels[k]]}>{LETTERS[mistakes.predicted[k]]} {mistakes.confidence[k]:.2f}" for k in picked]
+    captions = [mistakes.caption(k) for k in picked]
     image = grid_image(mistakes.data.images[mistakes.index[picked]], captions, columns=min(10, max(1, len(picked))))
     write_atomic(path, lambda temp: image.save(temp, format="PNG"))
     return path
@@ -112,22 +119,28 @@ def write_error_report(mistakes: Mistakes, out_dir: Path, top_pairs: int = 5) ->
     data = mistakes.data
     all_predicted = data.labels.copy()
     all_predicted[mistakes.index] = mistakes.predicted
-    confusion = confusion_matrix(data.labels, all_predicted)
-    pairs = confused_pairs(confusion, top=10)
+    confusion = confusion_matrix(data.labels, all_predicted, len(data.classes))
+    pairs = confused_pairs(confusion, top=10, classes=data.classes)
     grids = []
     if len(mistakes.index):
         grids.append(str(save_grid(mistakes, np.arange(len(mistakes.index)), out_dir / "errors.png")))
     for pair in pairs[:top_pairs]:
-        t, p = LETTERS.index(pair["true"]), LETTERS.index(pair["predicted"])
+        t, p = data.classes.index(pair["true"]), data.classes.index(pair["predicted"])
         picked = np.flatnonzero((mistakes.labels == t) & (mistakes.predicted == p))
-        grids.append(str(save_grid(mistakes, picked, out_dir / f"errors-{pair['true']}-as-{pair['predicted']}.png")))
+        name = f"errors-{file_part(pair['true'])}-as-{file_part(pair['predicted'])}.png"
+        grids.append(str(save_grid(mistakes, picked, out_dir / name)))
     report = {
-        "source": data.source, "n": len(data), "mistakes": len(mistakes.index),
-        "pairs": pairs, "per_class": per_class_scores(confusion),
+        "source": data.source, "n": len(data), "mistakes": len(mistakes.index), "classes": list(data.classes),
+        "pairs": pairs, "per_class": per_class_scores(confusion, data.classes),
         "grids": grids, "errors": mistakes.rows(),
     }
     write_json_atomic(out_dir / "errors.json", report)
     return report
+
+
+def file_part(name: str) -> str:
+    """A class name as part of a file name: characters other than letters, digits, '-' and '_' become '_'."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", name)
 
 
 def run_mistakes(run_dir: Path, data_path: str | None = None, device=None) -> Mistakes:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from letterlab import LETTERS, NUM_CLASSES
+from letterlab import LETTERS
 from letterlab.evaluation.inspect import conv_layers, explain, feature_maps, layer_weights, tile
 from letterlab.files import write_atomic
 from letterlab.runs import PROBES
@@ -18,9 +18,9 @@ SCALE = 3  # probe images and saliency drawn 3x (84x84 pixels)
 
 
 def choose_probes(labels: np.ndarray, per_class: int = PER_CLASS, seed: int = 0) -> np.ndarray:
-    """Sorted indices: `per_class` images of each letter present (fewer when a letter has fewer)."""
+    """Sorted indices: `per_class` images of each class present (fewer when a class has fewer)."""
     rng = np.random.default_rng(seed)
-    picked = [rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in range(NUM_CLASSES)]
+    picked = [rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in range(int(labels.max(initial=-1)) + 1)]
     return np.sort(np.concatenate(picked))
 
 
@@ -52,9 +52,10 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return (image * 255).round().astype(np.uint8)
 
 
-def prediction_panel(images: np.ndarray, labels: np.ndarray, probs: np.ndarray, saliency: np.ndarray, columns: int = 2) -> np.ndarray:
-    """uint8 RGB (H, W, 3): per probe, the image, its saliency and bars for the top 3 letters
-    (green: the true letter)."""
+def prediction_panel(images: np.ndarray, labels: np.ndarray, probs: np.ndarray, saliency: np.ndarray, columns: int = 2,
+                     classes=LETTERS) -> np.ndarray:
+    """uint8 RGB (H, W, 3): per probe, the image, its saliency and bars for the top 3 classes
+    (green: the true class), each named (the first 3 characters of a longer name)."""
     from PIL import Image, ImageDraw
 
     side = 28 * SCALE
@@ -71,7 +72,7 @@ def prediction_panel(images: np.ndarray, labels: np.ndarray, probs: np.ndarray, 
             left = x + 2 * side + 14
             draw.rectangle([left + 18, top, left + 18 + int(100 * probs[i, c]), top + 14],
                            fill="green" if c == label else "grey")
-            draw.text((left, top + 1), LETTERS[c], fill="black")
+            draw.text((left, top + 1), classes[c][:3], fill="black")
             draw.text((left + 22, top + 1), f"{probs[i, c]:.2f}", fill="white" if probs[i, c] > 0.35 else "black")
     return np.asarray(canvas)
 
@@ -90,13 +91,14 @@ def probes_per_epoch(context):
         model.eval()
         try:
             probs, saliency, _ = explain(model, x)
-            writer.add_image("probes/predictions", prediction_panel(images, labels, probs, saliency), step, dataformats="HWC")
+            writer.add_image("probes/predictions", prediction_panel(images, labels, probs, saliency, classes=context.splits.classes),
+                             step, dataformats="HWC")
             weights, _ = layer_weights(model, 1)
             writer.add_image("probes/filters", to_uint8(upscale(tile(weights), 4 if conv_layers(model) else 1)), step, dataformats="HW")
             if conv_layers(model):
                 maps = feature_maps(model, x, 1).float().cpu().numpy()  # (probes, C, h, w)
                 grids = np.stack([tile(m) for m in maps])
-                writer.add_image("probes/feature_maps", to_uint8(tile(grids, columns=NUM_CLASSES // 2, pad=4)), step, dataformats="HW")
+                writer.add_image("probes/feature_maps", to_uint8(tile(grids, columns=max(5, round(len(grids) ** 0.5)), pad=4)), step, dataformats="HW")
         finally:
             model.train(was_training)
 

@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from letterlab import LETTERS
 from letterlab.data.dataset import LetterImages
+from letterlab.errors import LetterlabError
 from letterlab.evaluation.metrics import confusion_matrix, format_confusion, per_class_scores
 from letterlab.evaluation.statistics import accuracy_with_interval
 from letterlab.files import write_json_atomic, write_text_atomic
@@ -30,10 +32,11 @@ class Evaluation:
     ci95: tuple[float, float]  # Wilson 95% interval of the accuracy
     loss: float  # as the run was trained (TrainConfig.loss); NaN for no images
     confusion: np.ndarray  # int64 (classes, classes): counts[true, predicted]
-    per_class: dict[str, dict[str, float]]  # letter -> precision, recall, f1, support
+    per_class: dict[str, dict[str, float]]  # class name -> precision, recall, f1, support
     labels: np.ndarray  # int64 (N,)
     predictions: np.ndarray  # int64 (N,): the most probable class of each image
     probabilities: np.ndarray  # float32 (N, classes)
+    classes: tuple[str, ...] = tuple(LETTERS)  # the class names, label i = classes[i]
 
     @property
     def correct(self) -> np.ndarray:
@@ -43,17 +46,19 @@ class Evaluation:
     def to_dict(self) -> dict:
         """The scores as JSON-ready values (without the per-image arrays)."""
         return {"source": self.source, "n": self.n, "accuracy": self.accuracy, "ci95": list(self.ci95), "loss": self.loss,
-                "confusion": self.confusion.tolist(), "per_class": self.per_class}
+                "confusion": self.confusion.tolist(), "per_class": self.per_class, "classes": list(self.classes)}
 
 
 def evaluation_from_probabilities(data: LetterImages, probabilities: np.ndarray, loss: float) -> Evaluation:
     """The Evaluation of `probabilities` (N, classes) for `data`'s images."""
+    if probabilities.shape[1] != len(data.classes):
+        raise LetterlabError(f"{data.source}: {len(data.classes)} classes, but the model predicts {probabilities.shape[1]}")
     predictions = probabilities.argmax(1) if len(data) else np.empty(0, dtype=np.int64)
-    confusion = confusion_matrix(data.labels, predictions)
+    confusion = confusion_matrix(data.labels, predictions, len(data.classes))
     interval = accuracy_with_interval(predictions == data.labels)
     return Evaluation(source=data.source, n=len(data), accuracy=interval["accuracy"], ci95=tuple(interval["ci95"]), loss=loss,
-                      confusion=confusion, per_class=per_class_scores(confusion), labels=data.labels,
-                      predictions=predictions, probabilities=probabilities)
+                      confusion=confusion, per_class=per_class_scores(confusion, data.classes), labels=data.labels,
+                      predictions=predictions, probabilities=probabilities, classes=data.classes)
 
 
 def score(model: torch.nn.Module, data: LetterImages, device: torch.device, precision: str = "fp32", loss: str = "logits") -> Evaluation:
@@ -84,6 +89,7 @@ class RunResults:
     confusion: list[list[int]]
     per_class: dict[str, dict[str, float]]
     test_source: str = ""
+    classes: list[str] = dataclasses.field(default_factory=lambda: list(LETTERS))  # A-J in results.json from before
 
 
 def write_results(config: RunConfig, run_dir: Path, test: Evaluation) -> RunResults:
@@ -97,10 +103,10 @@ def write_results(config: RunConfig, run_dir: Path, test: Evaluation) -> RunResu
         val_loss=last.get("val_loss"), val_accuracy=last.get("val_accuracy"),
         test_loss=test.loss, test_accuracy=test.accuracy, test_n=test.n,
         train_seconds=float(sum(seconds)), seconds_per_epoch=float(np.median(seconds)) if seconds else None,
-        confusion=test.confusion.tolist(), per_class=test.per_class, test_source=test.source,
+        confusion=test.confusion.tolist(), per_class=test.per_class, test_source=test.source, classes=list(test.classes),
     )
     write_json_atomic(run_dir / RESULTS, dataclasses.asdict(results))
-    write_text_atomic(run_dir / CONFUSION, format_confusion(test.confusion) + "\n")
+    write_text_atomic(run_dir / CONFUSION, format_confusion(test.confusion, test.classes) + "\n")
     return results
 
 

@@ -81,11 +81,15 @@ class Comparison:
 def compare_runs(run_a: Path, run_b: Path, data_path: str | None = None, device: torch.device | str | None = None,
                  alpha: float = 0.05) -> Comparison:
     """Both runs' accuracies with intervals and McNemar's exact test on the same images."""
+    from letterlab.data.dataset import classes_text
     from letterlab.data.run_data import evaluation_data
     from letterlab.evaluation.trained import load_trained, probabilities
     from letterlab.models.inputs import pick_device
+    from letterlab.runs import read_classes
 
     device = pick_device(device)
+    if read_classes(run_a) != read_classes(run_b):
+        raise LetterlabError(f"{run_b}: {classes_text(read_classes(run_b))} differ from {run_a}'s {classes_text(read_classes(run_a))}")
     data = evaluation_data(run_a, data_path)
     if not data_path and not np.array_equal(evaluation_data(run_b, None).images, data.images):
         raise LetterlabError(f"{run_a} and {run_b} have different test splits; pass --data PATH to compare them on the same images")

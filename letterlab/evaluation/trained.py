@@ -11,20 +11,21 @@ from letterlab.models.build import build_model
 from letterlab.models.inference import predict_logits
 from letterlab.models.inputs import images_to_tensor
 from letterlab.run_config import RunConfig
-from letterlab.runs import read_config
+from letterlab.runs import read_classes, read_config
 from letterlab.training.checkpoint import load_weights
 
 
 def load_trained(run_dir: str | Path, device: torch.device | None = None) -> tuple[RunConfig, torch.nn.Module]:
-    """The run's config and its final model (from model.safetensors) on `device` (default the CPU), in evaluation mode."""
+    """The run's config and its final model (from model.safetensors, one output per class of the run) on
+    `device` (default the CPU), in evaluation mode."""
     config = read_config(Path(run_dir))
     with torch.random.fork_rng(devices=[]):  # the random initialisation, overwritten at once, leaves the caller's RNG alone
-        model = build_model(config.model)
+        model = build_model(config.model, len(read_classes(Path(run_dir))))
     model = load_weights(Path(run_dir), model).to(device or "cpu").eval()
     return config, model
 
 
 def probabilities(model: torch.nn.Module, images: np.ndarray, device: torch.device, precision: str = "fp32", batch_size: int = 1000) -> np.ndarray:
-    """Softmax probabilities (N, 10) for uint8 images (N, 28, 28)."""
+    """Softmax probabilities (N, classes) for uint8 images (N, 28, 28)."""
     logits = predict_logits(model, images_to_tensor(images, device), batch_size, precision)
     return torch.softmax(logits, dim=1).cpu().numpy()

@@ -1,5 +1,5 @@
-"""Build an nn.Module from a model config. Both nets take float images (N, 1, 28, 28) in [0, 1]
-and return logits (N, 10)."""
+"""Build an nn.Module from a model config and a class count. Every net takes float images (N, 1, 28, 28)
+in [0, 1] and returns logits (N, classes): 10 for A-J, as many as the data has classes."""
 
 from __future__ import annotations
 
@@ -14,11 +14,14 @@ from letterlab.models.resnet import build_resnet
 from letterlab.run_config import CNNConfig, ConvBlockConfig, MLPConfig, ModelConfig, ResNetConfig, cnn_output_size
 
 
-def build_model(config: ModelConfig) -> nn.Sequential:
+def build_model(config: ModelConfig, classes: int = NUM_CLASSES) -> nn.Sequential:
     if isinstance(config, MLPConfig):
-        model = build_mlp(config)
+        model = build_mlp(config, classes)
+    elif isinstance(config, ResNetConfig):
+        model = build_resnet(config.widths, config.residual, config.dropout, classes)
     else:
-        model = build_resnet(config.widths, config.residual, config.dropout) if isinstance(config, ResNetConfig) else build_cnn(config)
+        model = build_cnn(config, classes)
+    if not isinstance(config, MLPConfig):
         # channels_last: oneDNN's convolutions then run without layout copies (faster for training and
         # inference on a CPU, docs/performance.md); loaded weights keep this layout.
         model = model.to(memory_format=torch.channels_last)
@@ -26,14 +29,14 @@ def build_model(config: ModelConfig) -> nn.Sequential:
     return model
 
 
-def build_mlp(config: MLPConfig) -> nn.Sequential:
+def build_mlp(config: MLPConfig, classes: int = NUM_CLASSES) -> nn.Sequential:
     layers: OrderedDict[str, nn.Module] = OrderedDict(flatten=nn.Flatten())
     width = IMAGE_SIZE * IMAGE_SIZE
     for i, hidden in enumerate(config.hidden, start=1):
         layers[f"fc{i}"] = nn.Linear(width, hidden)
         layers[f"{config.activation}{i}"] = activation(config.activation)
         width = hidden
-    layers["out"] = nn.Linear(width, NUM_CLASSES)
+    layers["out"] = nn.Linear(width, classes)
     return nn.Sequential(layers)
 
 
@@ -45,7 +48,7 @@ def conv(channels: int, block: ConvBlockConfig) -> nn.Conv2d:
     return EvenKernelConv2d(channels, block.filters, block.kernel)
 
 
-def build_cnn(config: CNNConfig) -> nn.Sequential:
+def build_cnn(config: CNNConfig, classes: int = NUM_CLASSES) -> nn.Sequential:
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     if config.input_dropout:
         layers["input_dropout"] = Dropout(config.input_dropout)
@@ -70,7 +73,7 @@ def build_cnn(config: CNNConfig) -> nn.Sequential:
         if config.fc_dropout:
             layers[f"fc{i}_dropout"] = Dropout(config.fc_dropout)
         width = hidden
-    layers["out"] = nn.Linear(width, NUM_CLASSES)
+    layers["out"] = nn.Linear(width, classes)
     return nn.Sequential(layers)
 
 

@@ -19,13 +19,18 @@ def autocast(device: torch.device, precision: str):
 
 @torch.inference_mode()
 def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 1000, precision: str = "fp32") -> torch.Tensor:
-    """Float32 logits (N, 10) for float images (N, 1, 28, 28), in evaluation mode."""
+    """Float32 logits (N, classes) for float images (N, 1, 28, 28), in evaluation mode."""
     was_training = model.training
     model.eval()
     with autocast(images.device, precision):
         logits = [model(chunk).float() for chunk in images.split(batch_size)]
     model.train(was_training)
-    return torch.cat(logits) if logits else torch.empty(0, 10, device=images.device)
+    return torch.cat(logits) if logits else torch.empty(0, output_classes(model), device=images.device)
+
+
+def output_classes(model: nn.Module) -> int:
+    """The number of classes a net predicts: the width of its last linear layer."""
+    return [m for m in model.modules() if isinstance(m, nn.Linear)][-1].out_features
 
 
 def loss_from_logits(logits: torch.Tensor, labels: torch.Tensor, kind: str = "logits", reduction: str = "mean",
@@ -33,7 +38,7 @@ def loss_from_logits(logits: torch.Tensor, labels: torch.Tensor, kind: str = "lo
     """Cross-entropy (mean, or per image with reduction="none"). "double_softmax" reproduces the
     homework's bug: softmax applied to the output, which is then passed as logits to the softmax
     cross-entropy. `smoothing` > 0 (label smoothing): the target is 1 - smoothing on the true class
-    plus smoothing / 10 on every class."""
+    plus smoothing / classes on every class."""
     if kind == "double_softmax":
         logits = F.softmax(logits, dim=1)
     return F.cross_entropy(logits, labels, reduction=reduction, label_smoothing=smoothing)

@@ -87,13 +87,15 @@ def _describe(name: str) -> str:
 def resolve_config(source: str | Path | RunConfig | None, data: str | Path | None = None, **overrides: Any) -> RunConfig:
     """A RunConfig from a preset name, a TOML file's path or a RunConfig, with `overrides` of single
     fields (TrainConfig's or the model's, e.g. epochs=3, lr=0.01, hidden=[64]) or of whole tables
-    (train={...}, model={...}). Data paths are made absolute, so the run folder works from anywhere.
-    Unknown names are refused with a ConfigError naming them."""
+    (train={...}, model={...}), and `classes` (names for the data's classes: a list, comma-separated
+    names or a file of them, one a line). Data paths are made absolute, so the run folder works from
+    anywhere. Unknown names are refused with a ConfigError naming them."""
     import dataclasses
 
     from letterlab.run_config import TrainConfig, load_toml, to_dict
 
     where = "overrides"
+    classes = overrides.pop("classes", None)
     if isinstance(source, RunConfig):
         values = to_dict(source)
     elif source is None or str(source) in PRESETS:
@@ -122,8 +124,23 @@ def resolve_config(source: str | Path | RunConfig | None, data: str | Path | Non
     if data is not None:
         values["data"] = str(data)
     if values.get("data"):
-        values["data"] = str(Path(values["data"]).resolve())
+        values["data"] = _absolute_source(values["data"])
+    if classes:
+        from letterlab.data.dataset import check_class_names
+        from letterlab.data.registry import parse_class_names
+
+        values["classes"] = list(parse_class_names(classes) if isinstance(classes, str) else check_class_names(classes, "classes"))
     extra = values.get("train", {}).get("extra_train")
-    if extra and extra != "embedded":
-        values = merge(values, {"train": {"extra_train": str(Path(extra).resolve())}})
+    if extra:
+        values = merge(values, {"train": {"extra_train": _absolute_source(extra)}})
     return run_from_dict(values, where=where)
+
+
+def _absolute_source(source: str) -> str:
+    """A data path made absolute; an embedded[:options] source or a known data set's name as it is."""
+    from letterlab.data.embedded import is_embedded
+    from letterlab.data.known_datasets import KNOWN_DATASETS
+
+    if is_embedded(source) or (source in KNOWN_DATASETS and not Path(source).exists()):
+        return source
+    return str(Path(source).resolve())

@@ -34,9 +34,9 @@ class ResidualBlock(nn.Module):
         return x + self.body(x)
 
 
-def build_resnet(widths: list[int], residual: list[int], dropout: float) -> nn.Sequential:
+def build_resnet(widths: list[int], residual: list[int], dropout: float, classes: int = NUM_CLASSES) -> nn.Sequential:
     """Stage i: [max-pool 2 unless first] -> conv_bn_relu to widths[i] -> residual[i] residual blocks;
-    then global average pooling, optional dropout and a linear layer to the 10 classes."""
+    then global average pooling, optional dropout and a linear layer to the classes (10: A-J)."""
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     channels = 1
     for stage, (width, blocks) in enumerate(zip(widths, residual), start=1):
@@ -50,5 +50,5 @@ def build_resnet(widths: list[int], residual: list[int], dropout: float) -> nn.S
     layers["flatten"] = nn.Flatten()
     if dropout:
         layers["dropout"] = Dropout(dropout)
-    layers["out"] = nn.Linear(channels, NUM_CLASSES)
+    layers["out"] = nn.Linear(channels, classes)
     return nn.Sequential(layers)

@@ -11,13 +11,13 @@ from letterlab.errors import LetterlabError
 from letterlab.evaluation.figures import figure_to_png, image_to_png
 from letterlab.files import write_text_atomic
 from letterlab.reports import plots
-from letterlab.reports.sweep_section import how_far_blocks
 from letterlab.reports.blocks import Block, Bullets, Heading, Image, Paragraph, Table
 from letterlab.reports.experiments import Experiment, Run, load_experiments, write_summary
 from letterlab.reports.html import to_html
 from letterlab.reports.markdown import to_markdown
 from letterlab.reports.profiles import differences_from_homework
 from letterlab.reports.questions import BUG, Answer, answer_all, percent, with_spread
+from letterlab.reports.sweep_section import how_far_blocks
 from letterlab.runs import FIGURES as RUN_FIGURES
 from letterlab.runs import INSPECTION, read_json
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from letterlab import LETTERS
 from letterlab.files import write_json_atomic
 from letterlab.models.build import build_model
 from letterlab.models.describe import count_parameters
@@ -37,6 +38,11 @@ class Run:
     environment: dict
 
     @property
+    def classes(self) -> tuple[str, ...]:
+        """The run's class names (environment.json); A-J for a run folder from before they were recorded."""
+        return tuple(self.environment.get("data", {}).get("classes") or LETTERS)
+
+    @property
     def experiment(self) -> str:
         suffix = "-double-softmax" if self.config.train.loss == "double_softmax" else ""
         return (self.config.preset or "custom") + suffix
@@ -53,7 +59,7 @@ class Experiment:
 
     @cached_property
     def parameters(self) -> int:
-        return count_parameters(build_model(self.config.model))
+        return count_parameters(build_model(self.config.model, len(self.runs[0].classes)))
 
     def values(self, key: str) -> list[float]:
         return [float(run.results[key]) for run in self.runs if run.results.get(key) is not None]

@@ -51,7 +51,7 @@ def test_confusion_image(experiment: Experiment) -> np.ndarray:
     """Test confusion heat map, counts summed over the experiment's seeds."""
     confusion = np.sum([run.results["confusion"] for run in experiment.runs], axis=0)
     seeds = f", {len(experiment.runs)} seeds summed" if len(experiment.runs) > 1 else ""
-    return confusion_image(confusion, f"{experiment.name}: test{seeds}")
+    return confusion_image(confusion, f"{experiment.name}: test{seeds}", experiment.runs[0].classes)
 
 
 def validation_figure(experiments: list[Experiment]) -> Figure:

@@ -118,7 +118,7 @@ def wide_vs_deep(found: dict[str, Experiment], suffix: str = "") -> Answer:
     answer.header = ["experiment", "parameters", "homework's count", "training MFLOPs per image", "seconds per epoch", "test accuracy"]
     flops = {}
     for e, preset in ((wide, "mlp-tanh-500"), (deep, "mlp-tanh-100x2")):
-        flops[e.name] = training_flops_per_image(build_model(e.config.model)) / 1e6
+        flops[e.name] = training_flops_per_image(build_model(e.config.model, len(e.runs[0].classes))) / 1e6
         answer.rows.append([e.name, f"{e.parameters:,}", f"{HOMEWORK_PARAMETERS[preset]:,}", f"{flops[e.name]:.2f}",
                             f"{e.mean('seconds_per_epoch'):.3f}", with_spread(e, "test_accuracy")])
     counts_match = wide.parameters == HOMEWORK_PARAMETERS["mlp-tanh-500"] and deep.parameters == HOMEWORK_PARAMETERS["mlp-tanh-100x2"]

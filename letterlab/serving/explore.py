@@ -18,7 +18,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from letterlab import LETTERS
 from letterlab.errors import LetterlabError
 from letterlab.evaluation.inspect import block_end, conv_layers, explain, tile
 from letterlab.evaluation.probes import upscale
@@ -95,7 +94,7 @@ class ExploredRun:
     def info(self) -> dict:
         results = self.run.results
         return {"id": self.id, "name": self.run.path.name, "preset": self.run.config.preset or "custom", "kind": self.kind,
-                "classes": list(LETTERS), "test_accuracy": results.test_accuracy if results else self.evaluation.accuracy,
+                "classes": list(self.run.classes), "test_accuracy": results.test_accuracy if results else self.evaluation.accuracy,
                 "test_n": self.evaluation.n, "epochs": len(self.run.history), "replay": bool(self.replay_tags())}
 
     @torch.inference_mode()
@@ -116,7 +115,7 @@ class ExploredRun:
     def top(self, image: np.ndarray) -> list[dict]:
         with self.lock:
             probabilities = self.run.predict(image[None])[0]
-        return ranked(probabilities, list(LETTERS), len(LETTERS))
+        return ranked(probabilities, list(self.run.classes), len(self.run.classes))
 
     def detail(self, image: np.ndarray) -> dict:
         """Everything the page shows inside the model for one input."""
@@ -172,7 +171,7 @@ class ExploredRun:
         images, labels, pool = self.neighbour_pool
         distance = 1 - pool @ self.features(image[None])[0]  # cosine distance
         nearest = torch.argsort(distance)[:NEIGHBOURS].numpy()
-        return [{"index": int(i), "label": LETTERS[labels[i]], "distance": round(float(distance[i]), 4),
+        return [{"index": int(i), "label": self.run.classes[labels[i]], "distance": round(float(distance[i]), 4),
                  "png": png_url(upscale(images[i], 2))} for i in nearest]
 
     def replay_tags(self) -> dict[str, list]:
@@ -197,8 +196,11 @@ class Explorer:
         if not 1 <= len(runs) <= 2:
             raise LetterlabError("the explorer shows one or two runs")
         self.runs = [ExploredRun(run, number) for number, run in enumerate(runs)]
+        if len(runs) == 2 and runs[0].classes != runs[1].classes:
+            raise LetterlabError(f"{runs[0].path} and {runs[1].path} have different classes; the explorer compares runs of the same classes")
         if len(runs) == 2 and not np.array_equal(self.runs[0].test.images, self.runs[1].test.images):
             raise LetterlabError(f"{runs[0].path} and {runs[1].path} have different test splits; the explorer compares runs on the same images")
+        self.classes = runs[0].classes
         for explored in self.runs:  # the slow parts now, before the first request
             explored.warm()
 
@@ -221,17 +223,17 @@ class Explorer:
         test = self.runs[0].test
         if not 0 <= index < len(test):
             raise LookupError(f"test_index {index}: the test set has images 0..{len(test) - 1}")
-        return test.images[index], LETTERS[test.labels[index]]
+        return test.images[index], self.classes[test.labels[index]]
 
     def test_summary(self, number: int) -> dict:
         e = self.run(number).evaluation
-        return {"classes": list(LETTERS), "confusion": e.confusion.tolist(), "per_class": e.per_class, "accuracy": e.accuracy, "n": e.n}
+        return {"classes": list(self.classes), "confusion": e.confusion.tolist(), "per_class": e.per_class, "accuracy": e.accuracy, "n": e.n}
 
     def cell(self, number: int, true: str, predicted: str) -> dict:
-        if true not in LETTERS or predicted not in LETTERS:
-            raise ValueError(f"true and predicted must be letters {LETTERS[0]}-{LETTERS[-1]}")
+        if true not in self.classes or predicted not in self.classes:
+            raise ValueError(f"true and predicted must be class names ({', '.join(self.classes[:3])}, ...)")
         e = self.run(number).evaluation
-        picked = np.flatnonzero((e.labels == LETTERS.index(true)) & (e.predictions == LETTERS.index(predicted)))
+        picked = np.flatnonzero((e.labels == self.classes.index(true)) & (e.predictions == self.classes.index(predicted)))
         confidence = e.probabilities[picked, e.predictions[picked]]
         order = picked[np.lexsort((picked, -confidence))]
         images = self.run(number).test.images
@@ -253,8 +255,8 @@ class Explorer:
         picked = np.flatnonzero(self.compare_masks()[which])
         images = a.test.images
         return {"count": int(len(picked)), "images": [
-            {"index": int(i), "true": LETTERS[a.evaluation.labels[i]], "a_predicted": LETTERS[a.evaluation.predictions[i]],
-             "b_predicted": LETTERS[b.evaluation.predictions[i]], "png": png_url(upscale(images[i], 2))} for i in picked[:CELL_LIMIT]]}
+            {"index": int(i), "true": self.classes[a.evaluation.labels[i]], "a_predicted": self.classes[a.evaluation.predictions[i]],
+             "b_predicted": self.classes[b.evaluation.predictions[i]], "png": png_url(upscale(images[i], 2))} for i in picked[:CELL_LIMIT]]}
 
     def pair(self) -> tuple[ExploredRun, ExploredRun]:
         if len(self.runs) != 2:

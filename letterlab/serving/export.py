@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from letterlab import LETTERS, __version__
+from letterlab import __version__
 from letterlab.errors import LetterlabError
 from letterlab.files import write_atomic, write_json_atomic
 from letterlab.runs import CONFIG, ENVIRONMENT, ONNX, read_json
@@ -81,7 +81,7 @@ def export_run(run, out: str | Path | None = None, opset: int = DEFAULT_OPSET) -
 
     checker.check_model(proto)
     data = proto.SerializeToString()
-    torch_logits, torch_probs = _torch_outputs(model, test.images)
+    torch_logits, torch_probs = _torch_outputs(model, test.images, len(run.classes))
     session = new_session(data)
     onnx_probs = np.concatenate([session.run([PROBABILITIES], {INPUT: test.images[i:i + BATCH]})[0]
                                  for i in range(0, len(test), BATCH)]) if len(test) else torch_probs
@@ -150,7 +150,7 @@ class _quiet:
         os.close(self.null)
 
 
-def _torch_outputs(model: nn.Module, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _torch_outputs(model: nn.Module, images: np.ndarray, classes: int) -> tuple[np.ndarray, np.ndarray]:
     """PyTorch's (logits, probabilities) in the same batches onnxruntime sees (batch-statistics
     batch norm depends on them)."""
     parts = []
@@ -159,7 +159,7 @@ def _torch_outputs(model: nn.Module, images: np.ndarray) -> tuple[np.ndarray, np
             logits, probs = model(torch.from_numpy(np.ascontiguousarray(images[i:i + BATCH])))
             parts.append((logits.numpy(), probs.numpy()))
     if not parts:
-        return np.empty((0, len(LETTERS)), np.float32), np.empty((0, len(LETTERS)), np.float32)
+        return np.empty((0, classes), np.float32), np.empty((0, classes), np.float32)
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
@@ -167,7 +167,7 @@ def _add_metadata(proto, run, test_n: int) -> None:
     config_bytes = (run.path / CONFIG).read_bytes()
     results = run.results
     values = {
-        "letterlab.classes": json.dumps(list(LETTERS)),
+        "letterlab.classes": json.dumps(list(run.classes)),
         "letterlab.input": INPUT_FORMAT,
         "letterlab.outputs": "logits and probabilities (softmax), float32 (N, classes)",
         "letterlab.version": __version__,

@@ -83,12 +83,14 @@ class OnnxModel:
     def data(self, data=None) -> LetterImages:
         """`data` (a path or LetterImages), or the test split of the run the model came from
         (remade from the config in the file, and refused if its hash differs from the recorded one)."""
+        from letterlab.data.dataset import as_classes
+
         if isinstance(data, LetterImages):
-            return data
+            return as_classes(data, tuple(self.classes), f"model {self.path}")
         if data:
             from letterlab.data.run_data import images_at
 
-            return images_at(data)
+            return images_at(data, tuple(self.classes), f"model {self.path}")
         import dataclasses
 
         from letterlab.data.run_data import load_splits

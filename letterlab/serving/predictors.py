@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 
-from letterlab import LETTERS
 from letterlab.errors import LetterlabError
 from letterlab.run_config import CNNConfig, RunConfig
 from letterlab.runs import ONNX, WEIGHTS
@@ -31,7 +30,7 @@ class TorchModel:
     backend = "torch"
 
     def __init__(self, run):
-        self.run, self.classes = run, list(LETTERS)
+        self.run, self.classes = run, list(run.classes)
         self.batch_independent = batch_independent(run.config)
         self.parameters = sum(p.numel() for p in run.model.parameters())  # loads the weights now, not on the first request
 

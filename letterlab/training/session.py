@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from torch.utils.tensorboard import SummaryWriter
 
+from letterlab import NUM_CLASSES
 from letterlab.data.dataset import DataSplits, LetterImages
 from letterlab.errors import LetterlabError, TrainingDiverged
 from letterlab.files import rewind_files
@@ -44,10 +45,10 @@ def tensors(part: LetterImages, device: torch.device) -> tuple[torch.Tensor, tor
     return images_to_tensor(part.images, device), torch.from_numpy(part.labels).to(device)
 
 
-def new_state(config: RunConfig, device: torch.device) -> TrainingState:
-    """Model, optimizer and batch-order generator, all seeded from `config.train.seed`."""
+def new_state(config: RunConfig, device: torch.device, classes: int = NUM_CLASSES) -> TrainingState:
+    """Model (with `classes` outputs), optimizer and batch-order generator, all seeded from `config.train.seed`."""
     torch.manual_seed(config.train.seed)
-    model = build_model(config.model).to(device)
+    model = build_model(config.model, classes).to(device)
     generator = torch.Generator().manual_seed(config.train.seed)
     return TrainingState(model=model, optimizer=make_optimizer(model, config.train), batch_generator=generator)
 
@@ -59,7 +60,7 @@ def train_run(config: RunConfig, run_dir: Path, splits: DataSplits, device: torc
     `extra_hooks` are factories `f(context) -> epoch_end hook`, for callers higher in the pipeline.
     `progress`: see `training.progress.progress_for`. Raises TrainingDiverged (NaN/inf loss) and
     TrainingInterrupted (Ctrl-C); both keep the last checkpoint, from which `resume=True` continues."""
-    state = new_state(config, device)
+    state = new_state(config, device, len(splits.classes))
     check_room(run_dir, bytes_needed(state))
     with RunLock(run_dir):
         if resume:

@@ -36,7 +36,7 @@ from letterlab.training.writers import MetricsFile, TensorBoardScalars, TimingFi
 
 
 class StackedMLP(nn.Module):
-    """S MLPs of one shape as one module: input (S, B, 784) -> logits (S, B, 10)."""
+    """S MLPs of one shape as one module: input (S, B, 784) -> logits (S, B, classes)."""
 
     def __init__(self, models: list[nn.Sequential], activation_name: str):
         super().__init__()
@@ -85,7 +85,7 @@ def train_stacked(configs: list[RunConfig], run_dirs: list[Path], splits: DataSp
     together, each into its own run folder (metrics, timing, TensorBoard, weights, and `extra_hooks`
     as for `train_run`); returns the trained models."""
     t, count = configs[0].train, len(configs)
-    states = [new_state(config, device) for config in configs]  # each seed's model and batch order, as a separate run's
+    states = [new_state(config, device, len(splits.classes)) for config in configs]  # each seed's model and batch order, as a separate run's
     models, generators = [s.model for s in states], [s.batch_generator for s in states]
     stack = StackedMLP(models, configs[0].model.activation).to(device)
     optimizer = make_optimizer(stack, t)

@@ -18,7 +18,6 @@ from letterlab.evaluation.mistakes import Mistakes
 from letterlab.files import write_json_atomic
 
 UNREADABLE = "?"
-CHOICES = tuple(LETTERS) + (UNREADABLE,)
 
 
 @dataclass(frozen=True)
@@ -43,15 +42,19 @@ def review_items(mistakes: Mistakes, limit: int | None = None) -> list[ReviewIte
     data = mistakes.data
     chosen = range(len(mistakes.index) if limit is None else min(limit, len(mistakes.index)))
     return [ReviewItem(image_id(data.source, int(mistakes.index[k]), data.images[mistakes.index[k]]), int(mistakes.index[k]),
-                       data.images[mistakes.index[k]], LETTERS[mistakes.labels[k]], LETTERS[mistakes.predicted[k]],
+                       data.images[mistakes.index[k]], data.classes[mistakes.labels[k]], data.classes[mistakes.predicted[k]],
                        float(mistakes.confidence[k])) for k in chosen]
 
 
 class ReviewSession:
-    """The queue plus the answers file. Thread-safe, so the web server may call it from any thread."""
+    """The queue plus the answers file. Thread-safe, so the web server may call it from any thread. The
+    answers are the class names (`classes`) or '?'; `keyed`: every name is one character, one key each."""
 
-    def __init__(self, items: list[ReviewItem], answers_path: Path):
+    def __init__(self, items: list[ReviewItem], answers_path: Path, classes=LETTERS):
         self.items = items
+        self.classes = tuple(classes)
+        self.choices = self.classes + (UNREADABLE,)
+        self.keyed = all(len(name) == 1 for name in self.classes)
         self.path = Path(answers_path)
         self.answers = _read_answers(self.path)
         self.skipped: set[str] = set()  # skipped in this session only; they come back next time
@@ -69,15 +72,25 @@ class ReviewSession:
         return found
 
     def answer(self, item_id: str, choice: str) -> None:
-        """Record the person's letter (A-J) or '?' (unreadable) and save the answers file at once."""
-        choice = choice.upper()
-        if choice not in CHOICES:
-            raise LetterlabError(f"answer must be one of {', '.join(CHOICES)}, got {choice!r}")
+        """Record the person's class (a name, `resolve`d) or '?' (unreadable) and save the answers file at once."""
+        answer = self.resolve(choice)
+        if answer is None:
+            shown = ", ".join(self.choices) if len(self.choices) <= 30 else f"{len(self.classes)} class names or ?"
+            raise LetterlabError(f"answer must be one of {shown}, got {choice!r}")
+        choice = answer
         item = self.item(item_id)
         with self._lock:
             self.answers[item_id] = {"answer": choice, "label": item.label, "predicted": item.predicted,
                                      "confidence": round(item.confidence, 4), "index": item.index}
             write_json_atomic(self.path, {"answers": self.answers})
+
+    def resolve(self, text: str) -> str | None:
+        """The answer `text` names: a class name or '?', exactly or else ignoring case when that is unambiguous."""
+        text = text.strip()
+        if text in self.choices:
+            return text
+        matches = [choice for choice in self.choices if choice.lower() == text.lower()]
+        return matches[0] if len(matches) == 1 else None
 
     def skip(self, item_id: str) -> None:
         with self._lock:

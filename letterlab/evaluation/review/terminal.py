@@ -4,15 +4,27 @@ background = lower pixel), so a 28x28 letter fits 28 columns x 14 lines and work
 from __future__ import annotations
 
 import os
+import string
 import sys
 from collections.abc import Callable
 
 import numpy as np
 
-from letterlab.evaluation.review.core import CHOICES, ReviewSession, format_summary
+from letterlab.evaluation.review.core import ReviewSession, format_summary
 
-HELP = "which letter do you see? A-J, ? = unreadable, space/Enter = skip, q = quit"
 RESET = "\x1b[0m"
+QUIT = ("\x03", "\x04")  # Ctrl-C, Ctrl-D; and q, unless a class is called q
+
+
+def help_text(session: ReviewSession) -> str:
+    """What to press: a key a class when every name is one character (A-J: 'which letter ... A-J'), else type the name."""
+    names = "".join(session.classes)
+    letters = session.keyed and names in string.ascii_uppercase
+    shown = f"{names[0]}-{names[-1]}" if letters else ", ".join(session.classes[:12]) + (", ..." if len(session.classes) > 12 else "")
+    quit_key = "" if session.resolve("q") else ", q = quit"
+    if session.keyed:
+        return f"which {'letter' if letters else 'class'} do you see? {shown}, ? = unreadable, space/Enter = skip{quit_key}"
+    return f"which class do you see? type its name ({shown}) and Enter, ? = unreadable, Enter alone = skip{quit_key}"
 
 
 def true_colour() -> bool:
@@ -40,12 +52,12 @@ def render_image(image: np.ndarray, truecolour: bool) -> str:
     return "\n".join(lines)
 
 
-def parse_key(key: str) -> str | None:
-    """A letter A-J or '?' as the answer, '' for skip, None for quit."""
-    key = key.strip().upper()
-    if key in ("Q", "\x03", "\x04"):  # q, Ctrl-C, Ctrl-D
+def parse_key(key: str, session: ReviewSession) -> str | None:
+    """The answer the key (or typed line) names, '' for skip or anything unknown, None for quit."""
+    key = key.strip()
+    if key in QUIT or (key.lower() == "q" and session.resolve(key) is None):
         return None
-    return key
+    return session.resolve(key) or ("" if not key else key)
 
 
 def read_key() -> str:
@@ -65,16 +77,24 @@ def read_key() -> str:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
-def run_terminal(session: ReviewSession, read: Callable[[], str] = read_key, write: Callable[[str], None] = print,
+def read_line() -> str:
+    """One typed line (class names of more than one character); end of input quits."""
+    line = sys.stdin.readline()
+    return line if line else "q"
+
+
+def run_terminal(session: ReviewSession, read: Callable[[], str] | None = None, write: Callable[[str], None] = print,
                  truecolour: bool | None = None) -> dict:
-    """Ask about each unanswered image until the queue is done or the person quits; returns the summary."""
+    """Ask about each unanswered image until the queue is done or the person quits; returns the summary.
+    `read`: default one key press when each class has a one-character name, else one typed line."""
     truecolour = true_colour() if truecolour is None else truecolour
-    write(HELP)
+    read = read or (read_key if session.keyed else read_line)
+    write(help_text(session))
     while (item := session.next_item()) is not None:
         progress = session.progress()
         write(f"\n{progress['answered']} of {progress['total']} answered; image {item.index}:")
         write(render_image(item.image, truecolour))
-        key = ask(read, write)
+        key = ask(read, write, session)
         if key is None:
             write("quit: your answers are saved; run review again to continue")
             break
@@ -88,10 +108,10 @@ def run_terminal(session: ReviewSession, read: Callable[[], str] = read_key, wri
     return summary
 
 
-def ask(read: Callable[[], str], write: Callable[[str], None]) -> str | None:
-    """Read keys until one is an answer (A-J, ?), a skip ('') or quit (None)."""
+def ask(read: Callable[[], str], write: Callable[[str], None], session: ReviewSession) -> str | None:
+    """Read keys until one is an answer (a class name, ?), a skip ('') or quit (None)."""
     while True:
-        key = parse_key(read())
-        if key is None or key == "" or key in CHOICES:
+        key = parse_key(read(), session)
+        if key is None or key == "" or key in session.choices:
             return key
-        write(HELP)
+        write(help_text(session))

@@ -38,7 +38,8 @@ class ReviewServer(ThreadingHTTPServer):
 
     def state(self) -> dict:
         item = self.session.next_item()
-        state = {"item": self.describe(item) if item else None, "progress": self.session.progress()}
+        state = {"item": self.describe(item) if item else None, "progress": self.session.progress(),
+                 "classes": list(self.session.classes), "keyed": self.session.keyed}
         if item is None:
             summary = self.session.summary()
             for suspect in summary["likely_label_errors"]:

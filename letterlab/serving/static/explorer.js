@@ -714,6 +714,8 @@
       return;
     }
     state.runs = data.runs;
+    const classes = state.runs[0].classes;  // the runs' class names (the same for both runs)
+    $("class-names").textContent = classes.length > 12 ? `${classes.length} classes (${classes.slice(0, 5).join(", ")}, …)` : `classes ${classes.join(", ")}`;
     $("runs-summary").replaceChildren(...state.runs.map((run, i) => el("span", { class: "run-summary", dataset: { run: run.id } },
       i ? " · " : "", el("b", { text: runLabel(run.id) }), `: ${describe(run)}`)));
     const picker = $("confusion-runs");
