@@ -23,6 +23,9 @@ from letterlab.errors import ConfigError
 from letterlab.runs import LOCK
 from letterlab.sweeps.spec import load_spec
 
+# Ray reads this once, on import: 0 makes every Ray node of these tests live on 127.0.0.1 (the
+# loopback address) instead of this machine's network address.
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 pytest.importorskip("ray")
 
 SPEC = """base = "mlp-tanh-50"
@@ -61,6 +64,16 @@ def test_a_star_sets_every_item_of_a_list(tmp_path):
     base, blocks = spec.variants[0].config.model.blocks, spec.variants[1].config.model.blocks
     assert len(blocks) == len(base) > 2 and all(b.kernel == 2 for b in blocks)
     assert [b.filters for b in blocks] == [base[0].filters, 16] + [b.filters for b in base[2:]]
+
+
+def test_a_grid_point_equal_to_the_base_runs_once_and_set_and_only_narrow_the_sweep(tmp_path, letters_npz):
+    spec = write_spec(tmp_path, letters_npz(0), text=SPEC + '[grid]\n"train.lr" = [0.01, 0.02]\n')
+    assert [v.name for v in load_spec(spec).variants] == ["base", "lr-high", "lr=0.02"]  # lr 0.01 is the base
+    narrowed = load_spec(spec, seeds=1, settings={"train.epochs": 1}, only=["lr=0.02"])
+    assert [v.name for v in narrowed.variants] == ["base", "lr=0.02"] and narrowed.seeds == (0,)
+    assert all(v.config.train.epochs == 1 for v in narrowed.variants)
+    with pytest.raises(ConfigError, match="no variant 'lr=0.5'"):
+        load_spec(spec, only=["lr=0.5"])
 
 
 @pytest.mark.parametrize("text, message", [
@@ -104,23 +117,20 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys):
 
 @pytest.fixture(scope="session")
 def ray_cluster(tmp_path_factory):
-    """Two Ray nodes of one CPU each on 127.0.0.1; yields the address and the environment that
-    keeps every Ray process of a driver on the loopback address."""
+    """Two Ray nodes of one CPU each on 127.0.0.1; yields the address and the environment for a
+    driver (which keeps it on the loopback address too)."""
     from ray.cluster_utils import Cluster
 
-    loopback = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}  # Ray then gives every node 127.0.0.1
-    with pytest.MonkeyPatch.context() as monkey:
-        for key, value in loopback.items():
-            monkey.setenv(key, value)
-        Path("/tmp/ray").mkdir(exist_ok=True)  # Cluster notes the address there whatever temp_dir says
-        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False,
-                                                                 "temp_dir": str(tmp_path_factory.mktemp("ray"))})
-        cluster.add_node(num_cpus=1)
-        cluster.wait_for_nodes()
-        try:
-            yield cluster.address, os.environ | loopback
-        finally:
-            cluster.shutdown()
+    Path("/tmp/ray").mkdir(exist_ok=True)  # Cluster notes the address there whatever temp_dir says
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False,
+                                                             "temp_dir": str(tmp_path_factory.mktemp("ray"))})
+    cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    assert cluster.address.startswith("127.0.0.1:")
+    try:
+        yield cluster.address, dict(os.environ)
+    finally:
+        cluster.shutdown()
 
 
 def sweep_command(spec: Path, out: Path, address: str, *extra: str) -> list[str]:
@@ -277,3 +287,33 @@ def test_a_killed_worker_is_retried_from_its_checkpoint_and_the_sweep_finishes(t
     assert trial["status"] == "resumed"
     alone = trained_alone(letterlab.config(load_spec(spec).base, seed=0), tmp_path / "alone")
     assert (run / "metrics.jsonl").read_bytes() == (alone / "metrics.jsonl").read_bytes()
+
+
+SEARCH_SPEC = """base = "mlp-tanh-50"
+seeds = [3]
+data = "{data}"
+[overrides]
+train.epochs = {epochs}
+[search]
+"train.lr" = {{low = 0.005, high = 0.2, log = true}}
+"train.batch_size" = [32, 64]
+"""
+
+
+@pytest.mark.parametrize("search, extra", [("random", ["--asha"]), ("optuna", [])])
+def test_a_search_draws_settings_in_the_ranges_and_asha_may_stop_trials(tmp_path, letters_npz, ray_cluster, search, extra):
+    address, env = ray_cluster
+    spec = write_spec(tmp_path, letters_npz(0), epochs=4, text=SEARCH_SPEC)
+    out = tmp_path / "sweep"
+    done = subprocess.run(sweep_command(spec, out, address, "--search", search, "--trials", "3", *extra),
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    trials = json.loads((out / "sweep.json").read_text())["trials"]
+    assert len(trials) == 3 and all(t["seed"] == 3 for t in trials)
+    assert {t["status"] for t in trials} <= {"trained", "stopped"} and any(t["status"] == "trained" for t in trials)
+    for trial in trials:
+        config = json.loads((Path(trial["run"]) / "config.json").read_text())
+        assert 0.005 <= config["train"]["lr"] <= 0.2 and config["train"]["batch_size"] in (32, 64)
+        assert Path(trial["run"]).parent.name == trial["variant"] and trial["variant"].startswith("lr=")
+        if trial["status"] == "stopped":
+            assert trial["epochs"] < 4 and trial["test_accuracy"] is None

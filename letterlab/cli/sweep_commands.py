@@ -24,15 +24,37 @@ def register(subparsers) -> None:
     sweep.add_argument("--search", choices=["random", "optuna"], help="draw --trials settings from the spec's [search] ranges")
     sweep.add_argument("--trials", type=int, default=8, metavar="N", help="settings to draw with --search (default 8)")
     sweep.add_argument("--asha", action="store_true", help="stop weak trials early (ASHA on validation accuracy)")
+    sweep.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="settings",
+                       help="add to the spec's overrides, e.g. --set train.epochs=2 (a TOML value; repeatable)")
+    sweep.add_argument("--only", metavar="NAMES", help="run only these variants (comma-separated) beside the base")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
     sweep.set_defaults(func=run_sweep_command)
+
+
+def parse_settings(items: list[str]) -> dict:
+    """--set KEY=VALUE items as {KEY: value}, the value read as TOML (a bare word as a string)."""
+    import tomllib
+
+    from letterlab.errors import ConfigError
+
+    settings = {}
+    for item in items:
+        key, equals, text = item.partition("=")
+        if not equals or not key:
+            raise ConfigError(f"--set {item}: expected KEY=VALUE, e.g. train.epochs=2")
+        try:
+            settings[key.strip()] = tomllib.loads(f"value = {text}")["value"]
+        except tomllib.TOMLDecodeError:
+            settings[key.strip()] = text
+    return settings
 
 
 def run_sweep_command(args) -> int:
     import letterlab
     from letterlab.cli.format import sweep_text
 
-    result = letterlab.sweep(args.spec, out=args.out, seeds=args.seeds, address=args.address, max_concurrent=args.max_concurrent,
+    result = letterlab.sweep(args.spec, out=args.out, seeds=args.seeds, settings=parse_settings(args.settings),
+                             only=args.only.split(",") if args.only else None, address=args.address, max_concurrent=args.max_concurrent,
                              cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial, search=args.search,
                              trials=args.trials, asha=args.asha, progress=False if args.no_progress else None, announce=print)
     print(sweep_text(result))

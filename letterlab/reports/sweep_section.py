@@ -31,7 +31,7 @@ def sweep_rows(variants: list[dict]) -> list[list[str]]:
         against = ("(the base)" if v["name"] == "base" else "-") if test is None else \
             f"+{test['only_variant_correct']} / -{test['only_base_correct']}, p = {test['p_value']:.3g}"
         rows.append([v["name"], str(v["seeds"]), _spread(v["val_mean"], v["val_sd"]), _spread(v["test_mean"], v["test_sd"]), interval,
-                     against, f"{v['parameters']:,}", "-" if v["train_seconds"] is None else f"{v['train_seconds']:.1f}"])
+                     against, "-" if v["parameters"] is None else f"{v['parameters']:,}", "-" if v["train_seconds"] is None else f"{v['train_seconds']:.1f}"])
     return rows
 
 

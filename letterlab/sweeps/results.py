@@ -16,8 +16,6 @@ import numpy as np
 
 from letterlab.evaluation.statistics import mcnemar_exact
 from letterlab.files import write_json_atomic
-from letterlab.models.build import build_model
-from letterlab.models.describe import count_parameters
 from letterlab.reports.sweep_section import SWEEP_JSON
 from letterlab.run_config import to_dict
 from letterlab.sweeps.spec import BASE, Variant, get_setting
@@ -42,6 +40,7 @@ class TrialResult:
     val_accuracy: float | None = None
     test_accuracy: float | None = None
     train_seconds: float | None = None
+    parameters: int | None = None
     node: str = ""
     error: str = ""
 
@@ -59,7 +58,7 @@ class VariantSummary:
     test_sd: float | None
     test_ci95: tuple[float, float] | None  # t-interval of the mean over seeds (None for one seed)
     mcnemar: dict | None  # against the base, discordant images summed over the seeds both share
-    parameters: int
+    parameters: int | None
     train_seconds: float | None  # mean per seed
 
 
@@ -107,7 +106,7 @@ def summarise(variants: list[Variant], trials: list[TrialResult], correct: dict[
         summaries.append(VariantSummary(
             variant.name, variant.settings, len(mine), val_mean, val_sd, test_mean, test_sd, t_interval(tests),
             None if variant.name == BASE else _mcnemar_against_base(variant.name, correct),
-            count_parameters(build_model(variant.config.model)), seconds))
+            mine[0].parameters if mine else None, seconds))
     return summaries
 
 

@@ -161,9 +161,11 @@ def _seeds(value: Any, where: str) -> tuple[int, ...]:
     return tuple(seeds)
 
 
-def load_spec(path: str | Path, seeds: int | None = None) -> SweepSpec:
-    """Read and check a sweep spec; `seeds` (a count) replaces the spec's seeds with 0..seeds-1.
-    Errors (ConfigError) name the file and the key."""
+def load_spec(path: str | Path, seeds: int | None = None, settings: dict[str, Any] | None = None,
+              only: list[str] | None = None) -> SweepSpec:
+    """Read and check a sweep spec; `seeds` (a count) replaces the spec's seeds with 0..seeds-1,
+    `settings` (dotted path -> value) are added to its overrides, and `only` keeps those variants
+    (the base always runs). Errors (ConfigError) name the file and the key."""
     path = Path(path)
     where = str(path)
     table = load_toml(path)
@@ -186,23 +188,30 @@ def load_spec(path: str | Path, seeds: int | None = None) -> SweepSpec:
         base = resolve_config(table["base"], data)
     except ConfigError as error:
         raise ConfigError(f"{where}: base: {error}") from None
-    base = _configured(base, flatten(table.get("overrides", {})), f"{where}: overrides")
+    base = _configured(base, flatten(table.get("overrides", {})) | (settings or {}), f"{where}: overrides")
 
-    named = [(name, flatten(settings)) for name, settings in table.get("variants", {}).items()]
-    for name, settings in table.get("variants", {}).items():
-        if not isinstance(settings, dict):
-            raise ConfigError(f"{where}: variants.{name} needs a table of settings, got {settings!r}")
-    named += _grid_variants(flatten(table.get("grid", {})), where)
+    for name, changes in table.get("variants", {}).items():
+        if not isinstance(changes, dict):
+            raise ConfigError(f"{where}: variants.{name} needs a table of settings, got {changes!r}")
+    named = [(name, flatten(changes), False) for name, changes in table.get("variants", {}).items()]
+    named += [(name, changes, True) for name, changes in _grid_variants(flatten(table.get("grid", {})), where)]
     variants = [Variant(BASE, {}, base)]
-    for name, settings in named:
+    for name, changes, from_grid in named:
         if name == BASE or name in {v.name for v in variants}:
             raise ConfigError(f"{where}: variants.{name}: the name is taken ({BASE!r} is the base itself)")
-        config = _configured(base, settings, f"{where}: variants.{name}")
+        config = _configured(base, changes, f"{where}: variants.{name}")
         same = next((v.name for v in variants if v.config == config), None)
+        if same is not None and from_grid:  # a grid point that is the base (or a named variant) runs once, as that
+            continue
         if same is not None:
-            changes = "changes nothing" if same == BASE else f"is the same run as {same!r}"
-            raise ConfigError(f"{where}: variants.{name} {changes}")
-        variants.append(Variant(name, settings, config))
+            changes_text = "changes nothing" if same == BASE else f"is the same run as {same!r}"
+            raise ConfigError(f"{where}: variants.{name} {changes_text}")
+        variants.append(Variant(name, changes, config))
+    if only is not None:
+        missing = [name for name in only if name not in {v.name for v in variants}]
+        if missing:
+            raise ConfigError(f"{where}: no variant {missing[0]!r} (variants: {', '.join(v.name for v in variants)})")
+        variants = [v for v in variants if v.name == BASE or v.name in only]
     search = {p: _range(p, v, where) for p, v in flatten(table.get("search", {})).items()}
     spec = SweepSpec(path, base, _seeds(table["seeds"], where), tuple(variants), search)
     for key, searched in search.items():  # a searched key must be a setting

@@ -38,12 +38,14 @@ def unpack_correct(text: str, n: int) -> np.ndarray:
     return np.unpackbits(np.frombuffer(base64.b64decode(text), np.uint8))[:n].astype(bool)
 
 
-def _report_epochs(report):
-    """An epoch-end hook factory that tells Tune each epoch's validation accuracy."""
+def _report_epochs(report, epochs: int):
+    """An epoch-end hook factory that tells Tune each epoch's validation accuracy (the last epoch's
+    comes with the test results, so a scheduler stops no trial that has finished training)."""
 
     def factory(context):
         def hook(state, result) -> None:
-            report({"epoch": result.epoch, "val_accuracy": result.val_accuracy})
+            if result.epoch < epochs:
+                report({"epoch": result.epoch, "val_accuracy": result.val_accuracy})
 
         return hook
 
@@ -73,12 +75,13 @@ def train_trial(plan: TrialPlan, tune_report) -> dict:
             shutil.rmtree(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         train_and_evaluate(config, run_dir, plan.device, resume=status == "interrupted", progress=False,
-                           extra_hooks=(_report_epochs(report),))
+                           extra_hooks=(_report_epochs(report, config.train.epochs),))
     run = Run(run_dir, plan.device)
     test = run.evaluate()
     results = run.results
     final = {"epoch": results.epochs, "val_accuracy": results.val_accuracy, "test_accuracy": results.test_accuracy,
              "train_seconds": results.train_seconds, "test_n": test.n, "test_correct": pack_correct(test.correct),
+             "parameters": sum(p.numel() for p in run.model.parameters()),
              "status": "reused" if status == "complete" else ("resumed" if status == "interrupted" else "trained"),
              "node": ray.get_runtime_context().get_node_id()}
     report(final)
