@@ -41,6 +41,7 @@ class TrialResult:
     test_accuracy: float | None = None
     train_seconds: float | None = None
     parameters: int | None = None
+    wall_seconds: float | None = None  # the trial's whole time in its worker: data, training, scoring
     node: str = ""
     error: str = ""
 

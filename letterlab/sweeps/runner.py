@@ -269,7 +269,7 @@ def _fit(tune, spec, out, max_concurrent, cpus, gpus, search, trials, asha, prog
             trial_results.append(TrialResult(name, seed, run, "stopped", epochs=r.get("epoch"), val_accuracy=r.get("val_accuracy")))
         else:
             trial_results.append(TrialResult(name, seed, run, r["status"], r["epoch"], r["val_accuracy"], r["test_accuracy"],
-                                             r["train_seconds"], r["parameters"], r["node"]))
+                                             r["train_seconds"], r["parameters"], r["wall_seconds"], r["node"]))
             correct[(name, seed)] = unpack_correct(r["test_correct"], r["test_n"])
     order = {name: i for i, name in enumerate(variants)}
     trial_results.sort(key=lambda t: (order[t.variant], t.seed))

@@ -55,6 +55,8 @@ def _report_epochs(report, epochs: int):
 def train_trial(plan: TrialPlan, tune_report) -> dict:
     """Bring the trial's run folder to completion; returns (and reports last) its final result.
     Every report names the trial (variant, seed, run folder)."""
+    import time
+
     import ray
     import torch
 
@@ -64,6 +66,7 @@ def train_trial(plan: TrialPlan, tune_report) -> dict:
     def report(values: dict) -> None:
         tune_report({"variant": plan.variant, "seed": plan.seed, "run": plan.run_dir} | values)
 
+    started = time.perf_counter()
     torch.set_num_threads(plan.threads)  # this worker process's own setting: trials never oversubscribe
     config: RunConfig = run_from_dict(plan.config, f"trial {plan.variant}/seed{plan.seed}")
     run_dir = Path(plan.run_dir)
@@ -83,6 +86,7 @@ def train_trial(plan: TrialPlan, tune_report) -> dict:
              "train_seconds": results.train_seconds, "test_n": test.n, "test_correct": pack_correct(test.correct),
              "parameters": sum(p.numel() for p in run.model.parameters()),
              "status": "reused" if status == "complete" else ("resumed" if status == "interrupted" else "trained"),
-             "node": ray.get_runtime_context().get_node_id()}
+             "node": ray.get_runtime_context().get_node_id(),
+             "wall_seconds": time.perf_counter() - started}
     report(final)
     return final
