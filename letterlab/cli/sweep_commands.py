@@ -59,4 +59,4 @@ def run_sweep_command(args) -> int:
                              trials=args.trials, asha=args.asha, progress=False if args.no_progress else None, announce=print)
     print(sweep_text(result))
     print(f"sweep folder: {result.out} (sweep.json; tensorboard --logdir {result.out} shows every trial, HParams tab included)")
-    return 1 if result.failed else 0
+    return 1 if result.unfinished else 0

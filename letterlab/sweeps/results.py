@@ -30,7 +30,7 @@ _T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
 @dataclass(frozen=True)
 class TrialResult:
     """One (variant, seed) of a sweep: its run folder and numbers; status is trained, resumed,
-    reused, stopped (by ASHA) or failed."""
+    reused, stopped (by ASHA), interrupted (Ctrl-C: the next sweep resumes it) or failed."""
 
     variant: str
     seed: int
@@ -75,6 +75,11 @@ class SweepResult:
     @property
     def failed(self) -> list[TrialResult]:
         return [t for t in self.trials if t.status == "failed"]
+
+    @property
+    def unfinished(self) -> list[TrialResult]:
+        """Trials that failed or were interrupted (not those ASHA stopped on purpose)."""
+        return [t for t in self.trials if t.status in ("failed", "interrupted")]
 
 
 def _mean_sd(values: list[float]) -> tuple[float | None, float | None]:

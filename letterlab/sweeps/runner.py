@@ -266,7 +266,8 @@ def _fit(tune, spec, out, max_concurrent, cpus, gpus, search, trials, asha, prog
         if result.error is not None:
             trial_results.append(TrialResult(name, seed, run, "failed", error=str(result.error).strip().splitlines()[-1][:300]))
         elif "test_accuracy" not in r:
-            trial_results.append(TrialResult(name, seed, run, "stopped", epochs=r.get("epoch"), val_accuracy=r.get("val_accuracy")))
+            trial_results.append(TrialResult(name, seed, run, "stopped" if asha else "interrupted", epochs=r.get("epoch"),
+                                             val_accuracy=r.get("val_accuracy")))
         else:
             trial_results.append(TrialResult(name, seed, run, r["status"], r["epoch"], r["val_accuracy"], r["test_accuracy"],
                                              r["train_seconds"], r["parameters"], r["wall_seconds"], r["node"]))
