@@ -317,3 +317,13 @@ def test_a_search_draws_settings_in_the_ranges_and_asha_may_stop_trials(tmp_path
         assert Path(trial["run"]).parent.name == trial["variant"] and trial["variant"].startswith("lr=")
         if trial["status"] == "stopped":
             assert trial["epochs"] < 4 and trial["test_accuracy"] is None
+
+
+@pytest.mark.parametrize("option, value", [("--gpus-per-trial", "0.5"), ("--cpus-per-trial", "4")])
+def test_a_trial_no_node_can_hold_is_refused_instead_of_waiting(tmp_path, letters_npz, ray_cluster, option, value):
+    address, env = ray_cluster
+    spec = write_spec(tmp_path, letters_npz(0))
+    done = subprocess.run(sweep_command(spec, tmp_path / "sweep", address, option, value), capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert f"{address}: no Ray node has" in done.stderr and not (tmp_path / "sweep" / "base").exists()

@@ -94,6 +94,16 @@ def _connect(ray, address: str | None, out: Path) -> Callable[[], None]:
     return ray.shutdown
 
 
+def _check_resources(ray, cpus: float, gpus: float, address: str | None) -> None:
+    """Some node can hold a trial, or the sweep would wait for one for ever."""
+    nodes = [node["Resources"] for node in ray.nodes() if node["Alive"]]
+    if not any(node.get("CPU", 0) >= cpus and node.get("GPU", 0) >= gpus for node in nodes):
+        biggest = max(nodes, key=lambda node: (node.get("GPU", 0), node.get("CPU", 0)), default={})
+        raise LetterlabError(f"{address or 'this machine'}: no Ray node has {cpus:g} CPU(s) and {gpus:g} GPU(s) for a trial "
+                             f"(the largest has {biggest.get('CPU', 0):g} and {biggest.get('GPU', 0):g}); "
+                             "lower --cpus-per-trial / --gpus-per-trial")
+
+
 @contextmanager
 def _quiet_logger(name: str):
     logger = logging.getLogger(name)
@@ -205,6 +215,7 @@ def run_sweep(spec: SweepSpec, out: Path, *, address: str | None = None, max_con
         stop_ray = _connect(ray, address, out)
         ray_start = time.perf_counter() - started
         try:
+            _check_resources(ray, cpus_per_trial, gpus_per_trial, address)
             with _quiet_logger("ray"):  # failures are reported as one line each (and kept in sweep.json)
                 results = _fit(tune, spec, out, max_concurrent, cpus_per_trial, gpus_per_trial, search, trials, asha, progress, announce)
         finally:
