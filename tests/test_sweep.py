@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -327,3 +328,24 @@ def test_a_trial_no_node_can_hold_is_refused_instead_of_waiting(tmp_path, letter
                           env=env, timeout=120)
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert f"{address}: no Ray node has" in done.stderr and not (tmp_path / "sweep" / "base").exists()
+
+
+def test_without_an_address_ray_starts_here_quietly_with_its_files_in_the_sweep_folder(tmp_path, letters_npz):
+    """Ray's session files go under OUT/ray; where that path is too long for Ray's Unix sockets
+    (pytest's tmp_path is), into a temporary folder that is removed at the end."""
+    import tempfile
+
+    spec = write_spec(tmp_path, letters_npz(0), epochs=1, text=SPEC.replace("seeds = [0, 1]", "seeds = [0]"))
+    short = Path(tempfile.mkdtemp(prefix="ll-", dir="/tmp"))
+    leftovers = set(Path(tempfile.gettempdir()).glob("letterlab-ray-*"))
+    try:
+        for out, kept in ((short / "sweep", True), (tmp_path / "a-folder-name-long-enough-for-ray" / "sweep", False)):
+            command = [sys.executable, "-m", "letterlab", "sweep", str(spec), "--out", str(out), "--no-progress"]
+            done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+            assert done.returncode == 0 and done.stderr == "", done.stderr
+            finished = sorted(line.split("] ")[1].split(":")[0] for line in done.stdout.splitlines() if line.startswith("["))
+            assert finished == ["base/seed0", "lr-high/seed0"]
+            assert len(list((out / "ray").glob("session_2*"))) == kept
+            assert set(Path(tempfile.gettempdir()).glob("letterlab-ray-*")) == leftovers
+    finally:
+        shutil.rmtree(short)
