@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from letterlab.evaluation.figures import confusion_image
 from letterlab.evaluation.metrics import accuracy, confusion_matrix, format_confusion
 from letterlab.evaluation.mistakes import confused_pairs
 
@@ -17,16 +16,31 @@ def confusion_text(confusion: np.ndarray) -> str:
     return f"accuracy {accuracy(confusion):.4f}\n\n{table}\n\nmost confused (true read as predicted):\n\n{pairs}"
 
 
+# TensorBoard's image dashboard shows 10 images per tag (it samples the rest away), so a run draws
+# about that many heat maps, the last epoch's always; drawing one every epoch cost 20-25 ms, a third
+# of a small MLP's epoch (docs/performance.md).
+CONFUSION_IMAGES = 10
+
+
+def draws_image(epoch: int, epochs: int) -> bool:
+    """Whether epoch `epoch` of `epochs` gets a heat-map image: every k-th counted back from the last."""
+    return (epochs - epoch) % -(-epochs // CONFUSION_IMAGES) == 0
+
+
 def confusion_per_epoch(context):
-    """Hook factory: the validation confusion matrix each epoch, as a heat-map image and as text."""
-    labels = context.splits.val.labels
+    """Hook factory: the validation confusion matrix each epoch as text (its numbers), and as a
+    heat-map image on `CONFUSION_IMAGES` epochs of the run."""
+    labels, epochs = context.splits.val.labels, context.config.train.epochs
 
     def hook(state, result) -> None:
         if len(labels) == 0:  # trained without a validation part
             return
         confusion = confusion_matrix(labels, result.val_predictions)
-        image = confusion_image(confusion, f"validation, epoch {result.epoch}")
-        context.writer.add_image("val/confusion", image, result.epoch, dataformats="HWC")
+        if draws_image(result.epoch, epochs):
+            from letterlab.evaluation.figures import confusion_image  # matplotlib: imported when first drawn
+
+            image = confusion_image(confusion, f"validation, epoch {result.epoch}")
+            context.writer.add_image("val/confusion", image, result.epoch, dataformats="HWC")
         context.writer.add_text("val/confusion_table", confusion_text(confusion), result.epoch)
 
     return hook

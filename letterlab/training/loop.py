@@ -47,10 +47,20 @@ class TrainingState:
     """What a checkpoint must carry to resume exactly."""
 
     model: nn.Module
-    optimizer: torch.optim.Optimizer
+    new_optimizer: Callable[[], torch.optim.Optimizer]  # makes `optimizer` on its first use
     batch_generator: torch.Generator  # batch order; dropout uses torch's global generator
     epoch: int = 0  # epochs completed
     step: int = 0  # batches completed (TensorBoard's global step)
+
+    @functools.cached_property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """Made on first use: the written-out MLP step (path 2) never uses one, and making torch's
+        first optimizer imports torch._dynamo (about 1.5 s of start-up; docs/performance.md)."""
+        return self.new_optimizer()
+
+    @property
+    def has_optimizer(self) -> bool:
+        return "optimizer" in self.__dict__
 
 
 @dataclass
@@ -100,9 +110,10 @@ def run_steps(state: TrainingState, x: torch.Tensor, y: torch.Tensor, config: Tr
     image, in batch order, goes into `predicted`. Returns every batch's loss and first-layer
     gradient L1 norm as device tensors: nothing here waits for the device (so it can be captured
     into a CUDA graph, letterlab.training.graphed)."""
-    model, optimizer = state.model, state.optimizer
+    model = state.model
     if config.fast_paths and can_step_manually(model, x, config):  # path 2 of the module docstring
         return manual_steps(model, x, y, config, batches, predicted, state.step, batch_end)
+    optimizer = state.optimizer
     weight = first_weight(model)
     losses, grad_l1, outputs = [], [], []
     steps = total_steps(config, len(batches))
