@@ -38,6 +38,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from letterlab.cli.main import MALLOC_SETTINGS, process_settings
 from letterlab.data.dataset import LetterImages
 from letterlab.data.npz import save_npz
 from letterlab.data.registry import load_data
@@ -197,16 +198,17 @@ def process_seconds(command: list[str], env: dict | None = None) -> tuple[float,
 
 def train_process(preset: str, data: str, epochs: int) -> tuple[float, list[float]]:
     """Wall seconds of `letterlab train` for `epochs`, and its epochs' training seconds (timing.jsonl)."""
+    as_a_user = {name: value for name, value in os.environ.items() if name not in MALLOC_SETTINGS}  # so it re-execs as it does for a user
     with tempfile.TemporaryDirectory() as folder:
         seconds, _ = process_seconds(letterlab_command() + ["train", "--preset", preset, "--epochs", str(epochs), "--data", data,
-                                                            "--out", f"{folder}/run", "--no-progress"])
+                                                            "--out", f"{folder}/run", "--no-progress"], as_a_user)
         return seconds, [row["seconds"] for row in read_jsonl(Path(folder) / "run" / TIMING)]
 
 
 def first_batch_seconds(preset: str, data: str | None) -> float:
     """Seconds from the command to its first batch (in one process: without the console script's re-exec)."""
     with tempfile.TemporaryDirectory() as folder:
-        env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 40)}
+        env = dict(os.environ)
         command = [sys.executable, "-c", FIRST_BATCH_PROBE, "train", "--preset", preset, "--epochs", "1",
                    "--out", f"{folder}/run", "--no-progress"] + (["--data", data] if data else [])
         env["BENCH_T0"] = str(time.time())
@@ -231,11 +233,16 @@ def subset_npz(data, images: int, folder: str) -> str:
 
 
 def whole_process(args) -> None:
-    """The `--whole-process` mode (module docstring)."""
+    """The `--whole-process` mode (module docstring). This process, and so every process it starts,
+    runs with the settings the `letterlab` command gives itself (glibc's, and passive OpenMP waiting
+    on a busy machine), so that the hand-written loops and letterlab stand on equal footing."""
+    if not all(name in os.environ for name in MALLOC_SETTINGS):
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**process_settings(["train"]), **os.environ})
     data = args.data
     if data is None or not (Path(data) / "train.data").exists():
         raise SystemExit("--whole-process needs the course data (--data FOLDER with train.data)")
-    print(f"data: {data}; torch {torch.__version__}, {torch.get_num_threads()} threads; load average {os.getloadavg()[0]:.2f} at start")
+    print(f"data: {data}; torch {torch.__version__}, {torch.get_num_threads()} threads; load average {os.getloadavg()[0]:.2f} at start; "
+          f"OpenMP waiting {os.environ.get('OMP_WAIT_POLICY', 'active (default)').lower()}")
     with tempfile.TemporaryDirectory() as folder:
         subset = subset_npz(load_data(data), args.cnn_images, folder)
         startup = {"embedded default": min(first_batch_seconds("mlp-tanh-50", None) for _ in range(args.rounds)),
