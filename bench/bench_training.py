@@ -187,9 +187,11 @@ def letterlab_command() -> list[str]:
 
 
 def process_seconds(command: list[str], env: dict | None = None) -> tuple[float, str]:
-    """Wall seconds of a whole process, and its stderr."""
+    """Wall seconds of a whole process, and its stderr. It runs in the temporary folder: `python -m`
+    and `-c` put the current folder first on sys.path, which in a checkout would pick that
+    checkout's letterlab over the one installed beside this Python."""
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tempfile.gettempdir())
     seconds = time.perf_counter() - started
     if done.returncode:
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr}")
@@ -220,7 +222,7 @@ def lean_epochs(data: str, epochs: int, config) -> list[float]:
     m, t = config.model, config.train
     done = subprocess.run([sys.executable, str(LEAN), data, "--epochs", str(epochs), "--hidden", ",".join(map(str, m.hidden)),
                            "--activation", m.activation, "--batch-size", str(t.batch_size), "--lr", str(t.lr)],
-                          capture_output=True, text=True, check=True)
+                          capture_output=True, text=True, check=True, cwd=tempfile.gettempdir())
     return json.loads(done.stdout)["epoch_seconds"]
 
 
@@ -238,7 +240,7 @@ def whole_process(args) -> None:
     on a busy machine), so that the hand-written loops and letterlab stand on equal footing."""
     if not all(name in os.environ for name in MALLOC_SETTINGS):
         os.execve(sys.executable, [sys.executable, *sys.argv], {**process_settings(["train"]), **os.environ})
-    data = args.data
+    data = str(Path(args.data).resolve()) if args.data else None
     if data is None or not (Path(data) / "train.data").exists():
         raise SystemExit("--whole-process needs the course data (--data FOLDER with train.data)")
     print(f"data: {data}; torch {torch.__version__}, {torch.get_num_threads()} threads; load average {os.getloadavg()[0]:.2f} at start; "
