@@ -219,6 +219,7 @@ def first_batch_seconds(preset: str, data: str | None) -> float:
 
 
 def lean_epochs(data: str, epochs: int, config) -> list[float]:
+    """Per-epoch seconds of `lean_epoch.py`'s written-out SGD loop for the preset's MLP."""
     m, t = config.model, config.train
     done = subprocess.run([sys.executable, str(LEAN), data, "--epochs", str(epochs), "--hidden", ",".join(map(str, m.hidden)),
                            "--activation", m.activation, "--batch-size", str(t.batch_size), "--lr", str(t.lr)],
