@@ -8,19 +8,39 @@ fraction of this machine's peak measured in the same run (float32 matmul through
 and the preset's own convolution shapes through oneDNN).
 
     python bench/bench_training.py [--presets cnn,mlp-tanh-50] [--epochs 3] [--data PATH]
+
+`--whole-process` times what a user sees instead: the `letterlab train` command as a process, at 1
+and at 21 epochs (the difference divided by 20 is an epoch with everything around it), against the
+fastest hand-written loop measured in the same run (the faster of the minimal loop above and, for
+the MLPs, `lean_epoch.py`'s written-out SGD; its median epoch). It also prints the seconds to the
+first batch, the share of an epoch spent outside training (bookkeeping), and a 1-epoch
+`mlp-tanh-50` process against `lean_epoch.py` as a process (import torch, load train.data, train).
+The CNNs take minutes an epoch on a 2-core CPU, so they run on a random subset of the training
+images (`--cnn-images`, of which letterlab trains on 64%) at 1 and 3 epochs.
+
+    python bench/bench_training.py --whole-process [--presets ...] [--rounds 2] [--cnn-images 1500]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from letterlab.cli.main import MALLOC_SETTINGS, process_settings
+from letterlab.data.dataset import LetterImages
+from letterlab.data.npz import save_npz
 from letterlab.data.registry import load_data
 from letterlab.data.split import make_splits
 from letterlab.models.build import build_model
@@ -32,6 +52,21 @@ from letterlab.runs import TIMING, read_jsonl
 from letterlab.training.session import train_run
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "notmnist" / "course"
+LEAN = Path(__file__).resolve().parent / "lean_epoch.py"
+# Runs `letterlab` in this process and prints the seconds from `BENCH_T0` (set just before the
+# process started) to the first call of `epoch_order`, made right before the first batch.
+FIRST_BATCH_PROBE = """
+import os, sys, time
+import letterlab.training.batches as batches
+real, seen = batches.epoch_order, []
+def first(*args, **kwargs):
+    if not seen:
+        seen.append(print(f"first batch {time.time() - float(os.environ['BENCH_T0']):.3f}", file=sys.stderr, flush=True))
+    return real(*args, **kwargs)
+batches.epoch_order = first
+from letterlab.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
 
 
 def best_seconds(work, repeats: int = 5) -> float:
@@ -145,13 +180,119 @@ def letterlab_epochs(preset: str, splits, epochs: int, **overrides) -> tuple[lis
         return [row["seconds"] for row in read_jsonl(Path(folder) / TIMING)], wall
 
 
+def letterlab_command() -> list[str]:
+    """The `letterlab` console script beside this Python, as a user runs it (with its re-exec)."""
+    script = Path(sys.executable).with_name("letterlab")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "letterlab"]
+
+
+def process_seconds(command: list[str], env: dict | None = None) -> tuple[float, str]:
+    """Wall seconds of a whole process, and its stderr. It runs in the temporary folder: `python -m`
+    and `-c` put the current folder first on sys.path, which in a checkout would pick that
+    checkout's letterlab over the one installed beside this Python."""
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tempfile.gettempdir())
+    seconds = time.perf_counter() - started
+    if done.returncode:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr}")
+    return seconds, done.stderr
+
+
+def train_process(preset: str, data: str, epochs: int) -> tuple[float, list[float]]:
+    """Wall seconds of `letterlab train` for `epochs`, and its epochs' training seconds (timing.jsonl)."""
+    as_a_user = {name: value for name, value in os.environ.items() if name not in MALLOC_SETTINGS}  # so it re-execs as it does for a user
+    with tempfile.TemporaryDirectory() as folder:
+        seconds, _ = process_seconds(letterlab_command() + ["train", "--preset", preset, "--epochs", str(epochs), "--data", data,
+                                                            "--out", f"{folder}/run", "--no-progress"], as_a_user)
+        return seconds, [row["seconds"] for row in read_jsonl(Path(folder) / "run" / TIMING)]
+
+
+def first_batch_seconds(preset: str, data: str | None) -> float:
+    """Seconds from the command to its first batch (in one process: without the console script's re-exec)."""
+    with tempfile.TemporaryDirectory() as folder:
+        env = dict(os.environ)
+        command = [sys.executable, "-c", FIRST_BATCH_PROBE, "train", "--preset", preset, "--epochs", "1",
+                   "--out", f"{folder}/run", "--no-progress"] + (["--data", data] if data else [])
+        env["BENCH_T0"] = str(time.time())
+        _, stderr = process_seconds(command, env)
+        return float(next(line for line in stderr.splitlines() if line.startswith("first batch")).split()[-1])
+
+
+def lean_epochs(data: str, epochs: int, config) -> list[float]:
+    """Per-epoch seconds of `lean_epoch.py`'s written-out SGD loop for the preset's MLP."""
+    m, t = config.model, config.train
+    done = subprocess.run([sys.executable, str(LEAN), data, "--epochs", str(epochs), "--hidden", ",".join(map(str, m.hidden)),
+                           "--activation", m.activation, "--batch-size", str(t.batch_size), "--lr", str(t.lr)],
+                          capture_output=True, text=True, check=True, cwd=tempfile.gettempdir())
+    return json.loads(done.stdout)["epoch_seconds"]
+
+
+def subset_npz(data, images: int, folder: str) -> str:
+    """A random `images` of the course's training images as an .npz (letterlab holds a fifth of them out as its test part)."""
+    keep = np.random.default_rng(0).choice(len(data.train), size=min(images, len(data.train)), replace=False)
+    path = Path(folder) / "subset.npz"
+    save_npz(path, LetterImages(data.train.images[keep], data.train.labels[keep], "subset"))
+    return str(path)
+
+
+def whole_process(args) -> None:
+    """The `--whole-process` mode (module docstring). This process, and so every process it starts,
+    runs with the settings the `letterlab` command gives itself (glibc's, and passive OpenMP waiting
+    on a busy machine), so that the hand-written loops and letterlab stand on equal footing."""
+    if not all(name in os.environ for name in MALLOC_SETTINGS):
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**process_settings(["train"]), **os.environ})
+    data = str(Path(args.data).resolve()) if args.data else None
+    if data is None or not (Path(data) / "train.data").exists():
+        raise SystemExit("--whole-process needs the course data (--data FOLDER with train.data)")
+    print(f"data: {data}; torch {torch.__version__}, {torch.get_num_threads()} threads; load average {os.getloadavg()[0]:.2f} at start; "
+          f"OpenMP waiting {os.environ.get('OMP_WAIT_POLICY', 'active (default)').lower()}")
+    with tempfile.TemporaryDirectory() as folder:
+        subset = subset_npz(load_data(data), args.cnn_images, folder)
+        startup = {"embedded default": min(first_batch_seconds("mlp-tanh-50", None) for _ in range(args.rounds)),
+                   "course data": min(first_batch_seconds("mlp-tanh-50", data) for _ in range(args.rounds))}
+        print("seconds from the command to its first batch (mlp-tanh-50, best of rounds): "
+              + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in startup.items()))
+        lean = min(process_seconds([sys.executable, str(LEAN), data])[0] for _ in range(args.rounds))
+        one = min(train_process("mlp-tanh-50", data, 1)[0] for _ in range(args.rounds))
+        print(f"1-epoch mlp-tanh-50 process {one:.2f} s, lean script {lean:.2f} s: {one / lean:.2f}x (target <= 1.5x)")
+        print(f"{'preset':<16}{'data':>8}{'epochs':>8}{'letterlab img/s':>17}{'hand-written img/s':>20}{'ratio':>7}"
+              f"{'train s/epoch':>15}{'outside':>9}")
+        for preset in args.presets.split(","):
+            config = get_preset(preset)
+            cnn = config.model.kind != "mlp"
+            source, (low, high) = (subset, (1, 3)) if cnn else (data, (1, 21))
+            part = make_splits(load_data(source), seed=0).train
+            x, y = images_to_tensor(part.images), torch.from_numpy(part.labels)
+            seen = (len(y) // config.train.batch_size + 1) * config.train.batch_size if config.train.batch_order == "random" else len(y)
+            walls, reference, training = {low: [], high: []}, [], []
+            for _ in range(args.rounds):  # alternate, so that machine noise hits all alike
+                for epochs in (low, high):
+                    seconds, epoch_seconds = train_process(preset, source, epochs)
+                    walls[epochs].append(seconds)
+                    training += epoch_seconds[1:] if epochs == high else []
+                reference.append(len(y) / statistics.median(reference_loop(preset, x, y, 2 if cnn else 5)))
+                if not cnn:
+                    reference.append(len(y) / statistics.median(lean_epochs(data, 5, config)))
+            per_epoch = (min(walls[high]) - min(walls[low])) / (high - low)
+            train_epoch = statistics.median(training)
+            ours, best = seen / per_epoch, max(reference)
+            print(f"{preset:<16}{'subset' if cnn else 'course':>8}{f'{low},{high}':>8}{ours:>17,.0f}{best:>20,.0f}{ours / best:>7.2f}"
+                  f"{train_epoch:>15.3f}{(per_epoch - train_epoch) / train_epoch:>9.0%}")
+    print(f"load average {os.getloadavg()[0]:.2f} at the end; 'outside': an epoch's wall time beyond its training loop, "
+          "as a share of the loop (validation, records, TensorBoard, checkpoint)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", default=",".join(HOMEWORK_PRESETS))
     parser.add_argument("--epochs", type=int, default=3, help="epochs per measurement")
     parser.add_argument("--rounds", type=int, default=2, help="alternating measurements of each loop; the best epoch counts")
     parser.add_argument("--data", default=str(REAL_DATA) if REAL_DATA.exists() else None)
+    parser.add_argument("--whole-process", action="store_true", help="time the `letterlab train` command as a process (docstring)")
+    parser.add_argument("--cnn-images", type=int, default=1500, help="--whole-process: training images for the CNNs")
     args = parser.parse_args()
+    if args.whole_process:
+        return whole_process(args)
 
     splits = make_splits(load_data(args.data), seed=0)
     x, y = images_to_tensor(splits.train.images), torch.from_numpy(splits.train.labels)

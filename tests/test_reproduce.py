@@ -123,9 +123,9 @@ def test_html_is_self_contained_and_markdown_links_exist(tmp_path):
 
 
 def test_profiles_change_only_what_they_say():
-    assert profile_config("cnn", "default").train.epochs == 3
+    assert profile_config("cnn", "default").train.epochs == 1
     assert profile_config("mlp-tanh-50", "default").train.epochs == 60
-    assert differences_from_homework(profile_config("cnn", "default")) == ["train.epochs: 3 (homework 10)"]
+    assert differences_from_homework(profile_config("cnn", "default")) == ["train.epochs: 1 (homework 10)"]
     assert all(differences_from_homework(profile_config(name, "full")) == [] for name in ("cnn", "mlp-tanh-500"))
     plan = plan_runs(["mlp-tanh-50", "cnn"], "quick", seeds=2, faithful=True)
     assert [run.name for run in plan] == ["mlp-tanh-50-seed0", "mlp-tanh-50-seed1", "cnn-seed0", "cnn-seed1",

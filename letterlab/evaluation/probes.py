@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from letterlab import LETTERS
+from letterlab.evaluation.epoch_hooks import draws_image
 from letterlab.evaluation.inspect import conv_layers, explain, feature_maps, layer_weights, tile
 from letterlab.files import write_atomic
 from letterlab.runs import PROBES
@@ -78,7 +79,8 @@ def prediction_panel(images: np.ndarray, labels: np.ndarray, probs: np.ndarray, 
 
 
 def probes_per_epoch(context):
-    """Hook factory: log the probe panel's maps, predictions and saliency, and the filter grid."""
+    """Hook factory: log the probe panel's maps, predictions and saliency, and the filter grid, on
+    the epochs that get a confusion heat map (about ten a run, `epoch_hooks.draws_image`)."""
     from letterlab.models.inputs import images_to_tensor
 
     panel_source = context.splits.val if len(context.splits.val) else context.splits.train  # no validation part: training images
@@ -86,6 +88,8 @@ def probes_per_epoch(context):
     x = images_to_tensor(images, context.device)
 
     def hook(state, result) -> None:
+        if not draws_image(result.epoch, context.config.train.epochs):
+            return
         model, writer, step = state.model, context.writer, result.epoch
         was_training = model.training
         model.eval()

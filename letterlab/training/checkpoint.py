@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import torch
@@ -31,25 +33,79 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def save_checkpoint(run_dir: Path, state: TrainingState) -> None:
-    path = run_dir / CHECKPOINT
-    payload = {
-        "model": state.model.state_dict(),
-        "optimizer": state.optimizer.state_dict(),
+def snapshot(state: TrainingState) -> dict:
+    """Everything a checkpoint holds but the run's file sizes, copied to the CPU now: training can go
+    on while it is written."""
+    return {
+        "model": on_cpu(state.model.state_dict()),
+        "optimizer": on_cpu(state.optimizer.state_dict()) if state.has_optimizer else {},  # {}: none made yet, a new one is the same
         "batch_generator": state.batch_generator.get_state(),
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],  # dropout on a GPU
         "epoch": state.epoch,
         "step": state.step,
-        "appended": file_sizes(run_dir, APPEND_ONLY),  # {file name: bytes} at this checkpoint
     }
+
+
+def on_cpu(value):
+    """`value` (tensors in dicts and lists) with every tensor copied to the CPU."""
+    if torch.is_tensor(value):
+        return value.detach().to("cpu", copy=True)
+    if isinstance(value, dict):
+        return {key: on_cpu(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(on_cpu(item) for item in value)
+    return value
+
+
+def save_checkpoint(run_dir: Path, state: TrainingState) -> None:
+    write_checkpoint(run_dir, snapshot(state))
+
+
+def write_checkpoint(run_dir: Path, payload: dict) -> None:
+    """Write a `snapshot` with the sizes the run's append-only files have now."""
+    path = run_dir / CHECKPOINT
+    payload = {**payload, "appended": file_sizes(run_dir, APPEND_ONLY)}  # {file name: bytes} at this checkpoint
     previous = checkpoint_info(run_dir) if path.exists() else None
 
     def record(temp: Path) -> None:
-        write_json_atomic(run_dir / CHECKPOINT_INFO, {"epoch": state.epoch, "step": state.step,
+        write_json_atomic(run_dir / CHECKPOINT_INFO, {"epoch": payload["epoch"], "step": payload["step"],
                                                       "sha256": file_sha256(temp), "previous": previous})
 
     write_atomic(path, lambda temp: torch.save(payload, temp), before_replace=record)
+
+
+class CheckpointWriter:
+    """Writes each epoch's checkpoint on a thread of its own while the next epoch trains.
+
+    `submit(state)` copies the state at once and writes it in the background, after `before_write`
+    (the TensorBoard writer's flush, so that its events are in the file whose size is recorded).
+    `wait()` returns when that checkpoint is on disk and raises its error if it failed; it must be
+    called before anything more is appended to the run's files (the checkpoint records their sizes).
+    So every epoch is still checkpointed, in order, and a kill at any moment leaves the last one
+    written; the training thread no longer waits for the disk (fsyncs) or TensorBoard's encoding."""
+
+    def __init__(self, run_dir: Path, before_write: Callable[[], None]):
+        self.run_dir, self.before_write = run_dir, before_write
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
+        self.pending: Future | None = None
+
+    def submit(self, state: TrainingState) -> None:
+        self.wait()
+        self.pending = self.pool.submit(self._write, snapshot(state))
+
+    def _write(self, payload: dict) -> None:
+        self.before_write()
+        write_checkpoint(self.run_dir, payload)
+
+    def wait(self) -> None:
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        """Wait for the checkpoint being written, if any, without raising its error."""
+        self.pool.shutdown(wait=True)
 
 
 def checkpoint_info(run_dir: Path) -> dict:
@@ -78,8 +134,9 @@ def load_checkpoint(run_dir: Path, state: TrainingState) -> dict[str, int]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         state.model.load_state_dict(payload["model"])
-        state.optimizer.load_state_dict(payload["optimizer"])
-        match_capturable(state.optimizer)
+        if payload["optimizer"]:
+            state.optimizer.load_state_dict(payload["optimizer"])
+            match_capturable(state.optimizer)
         state.batch_generator.set_state(payload["batch_generator"])
         torch.set_rng_state(payload["torch_rng"])
         if payload.get("cuda_rng"):

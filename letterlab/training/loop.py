@@ -11,8 +11,8 @@ class of every image, the first layer's gradient) and share this module's bookke
 3. stacked seeds (`stacked`): several seeds of one MLP without augmentation trained as one
    model (`train --seeds N`, `reproduce --seeds N`), any device; its steps take path 2 where
    path 2 applies, else autograd;
-4. a whole-epoch CUDA graph (`graphed`): on a GPU with a constant learning rate and no
-   augmentation, every epoch after a run's first replays the captured steps of one epoch.
+4. a CUDA graph of the step (`graphed`): on a GPU with a constant learning rate and no
+   augmentation, every full-size batch after a run's first few (eager) steps replays one captured step.
 Paths 2-4 match path 1 up to float rounding (tests/test_manual_mlp.py, test_stacked.py,
 test_graphed.py, test_fast_paths.py).
 
@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -37,7 +36,7 @@ from letterlab.models.inference import autocast, loss_from_logits, predict_logit
 from letterlab.run_config import TrainConfig
 from letterlab.training.augment import augment_batch, is_active
 from letterlab.training.batches import epoch_order, order_shape
-from letterlab.training.graphed import EpochGraph, can_graph
+from letterlab.training.graphed import GraphedSteps, can_graph
 from letterlab.training.manual_mlp import can_step_manually, manual_steps
 from letterlab.training.schedule import learning_rate, set_learning_rate, total_steps
 
@@ -47,10 +46,20 @@ class TrainingState:
     """What a checkpoint must carry to resume exactly."""
 
     model: nn.Module
-    optimizer: torch.optim.Optimizer
+    new_optimizer: Callable[[], torch.optim.Optimizer]  # makes `optimizer` on its first use
     batch_generator: torch.Generator  # batch order; dropout uses torch's global generator
     epoch: int = 0  # epochs completed
     step: int = 0  # batches completed (TensorBoard's global step)
+
+    @functools.cached_property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """Made on first use: the written-out MLP step (path 2) never uses one, and making torch's
+        first optimizer imports torch._dynamo (about 1.5 s of start-up; docs/performance.md)."""
+        return self.new_optimizer()
+
+    @property
+    def has_optimizer(self) -> bool:
+        return "optimizer" in self.__dict__
 
 
 @dataclass
@@ -105,9 +114,10 @@ def run_steps(state: TrainingState, x: torch.Tensor, y: torch.Tensor, config: Tr
     image, in batch order, goes into `predicted`. Returns every batch's loss and first-layer
     gradient L1 norm as device tensors: nothing here waits for the device (so it can be captured
     into a CUDA graph, letterlab.training.graphed)."""
-    model, optimizer = state.model, state.optimizer
+    model = state.model
     if config.fast_paths and can_step_manually(model, x, config):  # path 2 of the module docstring
         return manual_steps(model, x, y, config, batches, predicted, state.step, batch_end)
+    optimizer = state.optimizer
     weight = first_weight(model)
     losses, grad_l1, outputs = [], [], []
     steps = total_steps(config, len(batches))
@@ -137,19 +147,14 @@ def run_steps(state: TrainingState, x: torch.Tensor, y: torch.Tensor, config: Tr
 
 
 def train_epoch(state: TrainingState, x: torch.Tensor, y: torch.Tensor, config: TrainConfig, hooks: Hooks,
-                graph: EpochGraph | None = None):
-    """One epoch of optimisation (eager, or by replaying `graph`); returns per-batch losses,
-    accuracies, sizes and first-layer gradients, read from the device once at the end."""
+                graphed: GraphedSteps | None = None):
+    """One epoch of optimisation (eager, or through `graphed`'s captured step); returns per-batch
+    losses, accuracies, sizes and first-layer gradients, read from the device once at the end."""
     state.model.train()
     order, size = epoch_order(len(y), config.batch_size, config.batch_order, state.batch_generator)
-    if graph is not None:
-        (losses, grad_l1), predicted = graph.replay(order)
-        for i in range(len(losses)):
-            for hook in hooks.batch_end:
-                hook(i)
-    else:
-        predicted = torch.empty(len(order), dtype=y.dtype, device=y.device)
-        losses, grad_l1 = run_steps(state, x, y, config, order.to(x.device).split(size), predicted, hooks.batch_end)
+    predicted = torch.empty(len(order), dtype=y.dtype, device=y.device)
+    steps = graphed or functools.partial(run_steps, state, x, y, config)
+    losses, grad_l1 = steps(order.to(x.device).split(size), predicted, hooks.batch_end)
     targets = y[order.to(y.device)]
     sizes = np.array([len(batch) for batch in order.split(size)])
     grads = grad_l1.cpu().numpy() / first_weight(state.model).numel()
@@ -194,18 +199,16 @@ def fit(state: TrainingState, train: tuple[torch.Tensor, torch.Tensor], val: tup
         config: TrainConfig, hooks: Hooks) -> TrainingState:
     """Train from `state.epoch` up to `config.epochs`, calling the hooks after every epoch.
 
-    On a GPU, epochs after the first replay a CUDA graph of the epoch where possible (graphed.py)."""
+    On a GPU, steps after the first few replay a CUDA graph of the step where possible (graphed.py)."""
     x, y = train
-    stream = torch.cuda.Stream(x.device) if config.fast_paths and can_graph(x, config) else None
-    if stream is not None:
-        stream.wait_stream(torch.cuda.current_stream(x.device))  # the data was made on the default stream
-    graph, capture = None, stream is not None
+    graphed = None
+    if config.fast_paths and can_graph(x, config):
+        graphed = GraphedSteps(functools.partial(run_steps, state, x, y, config),
+                               order_shape(len(y), config.batch_size, config.batch_order)[1], x.device)
     for epoch in range(state.epoch + 1, config.epochs + 1):
         started = time.perf_counter()
-        with torch.cuda.stream(stream) if stream is not None else contextlib.nullcontext():
-            losses, accuracies, sizes, grads = train_epoch(state, x, y, config, hooks, graph)
-            if capture and epoch < config.epochs:
-                graph, capture = capture_epoch(state, x, y, config, stream), False  # tried once
+        with graphed.on_stream() if graphed else contextlib.nullcontext():
+            losses, accuracies, sizes, grads = train_epoch(state, x, y, config, hooks, graphed)
         seconds = time.perf_counter() - started
         check_finite(losses, epoch, f"; the last good checkpoint (epoch {state.epoch}) is kept")
         result = epoch_result(epoch, state.step + 1, losses, accuracies, sizes, grads,
@@ -214,13 +217,3 @@ def fit(state: TrainingState, train: tuple[torch.Tensor, torch.Tensor], val: tup
         for hook in hooks.epoch_end:
             hook(state, result)
     return state
-
-
-def capture_epoch(state: TrainingState, x: torch.Tensor, y: torch.Tensor, config: TrainConfig, stream) -> EpochGraph | None:
-    """The epoch's steps as a CUDA graph; None (eager from then on, with a warning) if capture fails."""
-    length, size = order_shape(len(y), config.batch_size, config.batch_order)
-    try:
-        return EpochGraph(functools.partial(run_steps, state, x, y, config), length, size, x.device, stream)
-    except RuntimeError as error:
-        warnings.warn(f"CUDA graph capture failed, training on without it: {str(error).splitlines()[0]}", RuntimeWarning, stacklevel=2)
-        return None

@@ -1,11 +1,13 @@
 """One training run from config to run folder: seed, build, train with hooks, checkpoint, save.
 
-A run is checkpointed at its start and after every epoch; killed at any moment (SIGKILL, Ctrl-C,
+A run is checkpointed at its start and after every epoch (written on a thread of its own while
+the next epoch trains, `checkpoint.CheckpointWriter`); killed at any moment (SIGKILL, Ctrl-C,
 power loss), `train_run(..., resume=True)` continues from the last checkpoint exactly as if it had
 never stopped: same weights, same metrics bytes, TensorBoard steps without gap or duplicate."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from letterlab.models.build import build_model
 from letterlab.models.inputs import images_to_tensor
 from letterlab.run_config import RunConfig
 from letterlab.runs import APPEND_ONLY, CONFIG, RunLock, check_room, write_run_description
-from letterlab.training.checkpoint import checkpoint_info, load_checkpoint, save_checkpoint, save_weights
+from letterlab.training.checkpoint import CheckpointWriter, checkpoint_info, load_checkpoint, save_checkpoint, save_weights
 from letterlab.training.loop import Hooks, TrainingState, fit, make_optimizer
 from letterlab.training.progress import progress_for
 from letterlab.training.writers import MetricsFile, TensorBoardScalars, TimingFile, open_writer
@@ -50,7 +52,7 @@ def new_state(config: RunConfig, device: torch.device, classes: int = NUM_CLASSE
     torch.manual_seed(config.train.seed)
     model = build_model(config.model, classes).to(device)
     generator = torch.Generator().manual_seed(config.train.seed)
-    return TrainingState(model=model, optimizer=make_optimizer(model, config.train), batch_generator=generator)
+    return TrainingState(model=model, new_optimizer=functools.partial(make_optimizer, model, config.train), batch_generator=generator)
 
 
 def train_run(config: RunConfig, run_dir: Path, splits: DataSplits, device: torch.device, *,
@@ -71,27 +73,29 @@ def train_run(config: RunConfig, run_dir: Path, splits: DataSplits, device: torc
             write_run_description(run_dir, config, splits, str(device))
             save_checkpoint(run_dir, state)  # epoch 0: a run killed in its first epoch can resume too
         writer = open_writer(run_dir)
-
-        def checkpoint(current: TrainingState, _) -> None:  # the last hook, after every record of the epoch
-            writer.flush()
-            save_checkpoint(run_dir, current)
-
+        checkpoints = CheckpointWriter(run_dir, before_write=writer.flush)
         context = TrainingContext(run_dir, config, splits, device, writer)
-        hooks = Hooks(epoch_end=[MetricsFile(run_dir), TimingFile(run_dir), TensorBoardScalars(writer)])
+        # The first hook waits for the last epoch's checkpoint (it records the files' sizes before
+        # anything more is appended); the last one hands this epoch's to the checkpoint thread.
+        hooks = Hooks(epoch_end=[lambda *_: checkpoints.wait(), MetricsFile(run_dir), TimingFile(run_dir), TensorBoardScalars(writer)])
         hooks.epoch_end += [make(context) for make in extra_hooks]
-        hooks.epoch_end.append(checkpoint)
+        hooks.epoch_end.append(lambda current, _: checkpoints.submit(current))
         shown = progress_for(config, len(splits.train), state.epoch, progress)
         hooks.batch_end += shown.batch_end
         hooks.epoch_end += shown.epoch_end
         try:
             fit(state, tensors(splits.train, device), tensors(splits.val, device), config.train, hooks)
+            checkpoints.wait()
         except TrainingDiverged as error:
+            checkpoints.wait()
             raise TrainingDiverged(f"{run_dir}: {error}") from None
         except KeyboardInterrupt:
+            checkpoints.wait()
             kept = checkpoint_info(run_dir)
             raise TrainingInterrupted(f"{run_dir}: stopped; the checkpoint of epoch {kept['epoch']} (step {kept['step']}) "
                                       f"is kept; continue with: letterlab train --resume {run_dir}") from None
         finally:
+            checkpoints.close()
             writer.close()
             shown.close()
         save_weights(run_dir, state.model)

@@ -59,7 +59,9 @@ class TensorBoardScalars:
 
     Each batch is one event holding both values (half the events of two add_scalar calls), and the
     writer's queue (`QUEUE_SIZE`) holds a whole epoch, so handing events to its disk thread does not
-    wait on every call (the default queue of 10 blocked on nearly every event; docs/performance.md)."""
+    wait on every call (the default queue of 10 blocked on nearly every event; docs/performance.md).
+    No flush here: the writer's thread encodes the events while training goes on, and a run's
+    checkpoint thread flushes them before it records the file's size."""
 
     def __init__(self, writer: SummaryWriter):
         self.writer = writer
@@ -74,4 +76,3 @@ class TensorBoardScalars:
         if len(r.val_predictions):  # a run trained without a validation part has no validation numbers
             values += [("val/loss", r.val_loss), ("val/accuracy", r.val_accuracy)]
         events.add_summary(Summary(value=[Summary.Value(tag=tag, simple_value=value) for tag, value in values]), r.epoch)
-        self.writer.flush()
