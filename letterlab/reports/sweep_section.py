@@ -19,7 +19,9 @@ SWEEP_HEADER = ["variant", "seeds", "validation %", "test %", "test 95% CI", "vs
 
 
 def _spread(mean, sd) -> str:
-    return "-" if mean is None else f"{100 * mean:.2f} ± {100 * sd:.2f}"
+    if mean is None:
+        return "-"
+    return f"{100 * mean:.2f}" if sd is None else f"{100 * mean:.2f} ± {100 * sd:.2f}"
 
 
 def sweep_rows(variants: list[dict]) -> list[list[str]]:

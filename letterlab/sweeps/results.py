@@ -48,7 +48,7 @@ class TrialResult:
 
 @dataclass(frozen=True)
 class VariantSummary:
-    """A variant over its finished seeds. Accuracies are fractions; sd is over seeds."""
+    """A variant over its finished seeds. Accuracies are fractions; sd is over seeds (None for one)."""
 
     name: str
     settings: dict[str, Any]
@@ -86,7 +86,7 @@ def _mean_sd(values: list[float]) -> tuple[float | None, float | None]:
     values = [v for v in values if v is not None and not math.isnan(v)]
     if not values:
         return None, None
-    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else None  # no spread from one seed
 
 
 def t_interval(values: list[float]) -> tuple[float, float] | None:
