@@ -1,5 +1,5 @@
 """The folders are the pipeline: data -> models -> training -> evaluation -> reports, with the API,
-pipeline and CLI on top. Nothing imports a module higher than itself (lazy imports inside functions
+pipeline, sweeps, CLI and server on top. Nothing imports a module higher than itself (lazy imports inside functions
 count too); the low modules (run_config, runs, files, errors) import no layer at all."""
 
 import ast
@@ -7,7 +7,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "letterlab"
 ORDER = ["data", "models", "training", "evaluation", "reports", "top"]
-TOP = {"api", "pipeline", "cli", "serving", "__main__"}
+TOP = {"api", "pipeline", "sweeps", "cli", "serving", "__main__"}
 
 
 def layer(module: str) -> str | None:
