@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
 import letterlab
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "notmnist" / "course"
@@ -42,10 +44,12 @@ def main() -> None:
         back_to_back = time.perf_counter() - started
 
         result = letterlab.sweep(spec, out=Path(folder) / "sweep", progress=False)
+    if {t.status for t in result.trials} != {"trained"}:
+        raise SystemExit(f"the sweep did not train every trial: {[(t.variant, t.seed, t.status) for t in result.trials]}")
     inside = sum(t.wall_seconds for t in result.trials)
     overhead = (result.wall_seconds - result.ray_start_seconds - inside / cores) / len(result.trials)
     print(f"{args.trials} trials of {args.preset}, {args.epochs} epochs, on {args.data or 'the embedded default'}; {cores} cores")
-    print(f"back to back in one process ({os.cpu_count()} threads): {back_to_back:.1f} s")
+    print(f"back to back in one process ({torch.get_num_threads()} threads): {back_to_back:.1f} s")
     print(f"sweep on a local Ray ({cores} trials at once, 1 thread each): {result.wall_seconds:.1f} s, "
           f"of which Ray's start-up {result.ray_start_seconds:.1f} s")
     print(f"ratio back to back / sweep: {back_to_back / result.wall_seconds:.2f}x (target >= 1.0)")

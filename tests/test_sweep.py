@@ -57,6 +57,14 @@ def test_the_documented_form_gives_the_base_named_variants_and_the_grid(tmp_path
     assert base.data == str(letters_npz(0))
 
 
+def test_a_data_path_a_variant_sets_is_made_absolute_as_the_base_s(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "spec.toml").write_text('base = "mlp-tanh-50"\nseeds = 1\ndata = "a"\n[variants.other]\ndata = "b"\n'
+                                        'train.extra_train = "more.npz"\n')
+    base, other = (v.config for v in load_spec("spec.toml").variants)
+    assert (base.data, other.data, other.train.extra_train) == (str(tmp_path / "a"), str(tmp_path / "b"), str(tmp_path / "more.npz"))
+
+
 def test_a_star_sets_every_item_of_a_list(tmp_path):
     path = tmp_path / "kernels.toml"
     path.write_text('base = "cnn"\nseeds = 1\n[grid]\n"model.blocks.*.kernel" = [2, 9]\n"model.blocks.1.filters" = [16]\n')
@@ -87,6 +95,9 @@ def test_a_grid_point_equal_to_the_base_runs_once_and_set_and_only_narrow_the_sw
     ('base = "mlp-tanh-50"\nseeds = [0]\n[grid]\n"train.lr" = 0.1\n', "grid: train.lr needs a list"),
     ('base = "mlp-tanh-50"\nseeds = [0]\n[variants.x]\ntrain.lr = -1.0\n', "train.lr must be > 0"),
     ('base = "mlp-tanh-50"\nseeds = [0]\n[search]\n"train.lr" = {low = 1, high = 0.1}\n', "low < high"),
+    ('base = "mlp-tanh-50"\nseeds = [0]\n[variants."../x"]\ntrain.lr = 0.1\n', "becomes a folder"),
+    ('base = "mlp-tanh-50"\nseeds = [0]\n[search]\n"train.batch_size" = {low = 32, high = 512}\n', "add integer = true"),
+    ('base = "mlp-tanh-50"\nseeds = [0]\n[search]\n"train.optimizer" = ["adam", "bogus"]\n', "'bogus' is not one of"),
 ])
 def test_bad_specs_are_refused_naming_the_file_and_key(tmp_path, text, message):
     path = tmp_path / "bad.toml"
@@ -240,6 +251,7 @@ def test_a_killed_driver_then_the_same_command_trains_no_trial_twice(tmp_path, l
     _wait_for(lambda: _trainer_of(second) is None, what="Ray to end the dead driver's trial")
     finished_at = (first / "results.json").stat().st_mtime_ns
     epochs_at_kill = _lines(second / "metrics.jsonl")
+    timing_at_kill = (second / "timing.jsonl").read_text().splitlines()
     assert not (second / "results.json").exists() and 2 <= epochs_at_kill < 12
 
     done = subprocess.run(sweep_command(spec, out, address), capture_output=True, text=True, env=env, timeout=300)
@@ -247,8 +259,10 @@ def test_a_killed_driver_then_the_same_command_trains_no_trial_twice(tmp_path, l
     trials = {t["seed"]: t for t in json.loads((out / "sweep.json").read_text())["trials"]}
     assert trials[0]["status"] == "reused" and (first / "results.json").stat().st_mtime_ns == finished_at
     assert trials[1]["status"] == "resumed"
-    timing = [json.loads(line)["epoch"] for line in (second / "timing.jsonl").read_text().splitlines()]
-    assert timing == list(range(1, 13))  # every epoch trained once, none twice
+    timing = (second / "timing.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in timing] == list(range(1, 13))
+    checkpointed = json.loads((second / "checkpoint.json").read_text())  # the epochs before the kill were not trained again:
+    assert timing[:len(timing_at_kill) - 1] == timing_at_kill[:-1] and len(timing_at_kill) >= 2, checkpointed
     config = load_spec(spec).base
     for seed, run in ((0, first), (1, second)):
         alone = trained_alone(letterlab.config(config, seed=seed), tmp_path / "alone" / str(seed))
@@ -315,9 +329,10 @@ def test_a_search_draws_settings_in_the_ranges_and_asha_may_stop_trials(tmp_path
     for trial in trials:
         config = json.loads((Path(trial["run"]) / "config.json").read_text())
         assert 0.005 <= config["train"]["lr"] <= 0.2 and config["train"]["batch_size"] in (32, 64)
-        assert Path(trial["run"]).parent.name == trial["variant"] and trial["variant"].startswith("lr=")
+        assert Path(trial["run"]).parent.name == trial["variant"] and "lr=" in trial["variant"]
         if trial["status"] == "stopped":
             assert trial["epochs"] < 4 and trial["test_accuracy"] is None
+    assert len({t["run"] for t in trials}) == 3
 
 
 @pytest.mark.parametrize("option, value", [("--gpus-per-trial", "0.5"), ("--cpus-per-trial", "4")])
@@ -349,3 +364,16 @@ def test_without_an_address_ray_starts_here_quietly_with_its_files_in_the_sweep_
             assert set(Path(tempfile.gettempdir()).glob("letterlab-ray-*")) == leftovers
     finally:
         shutil.rmtree(short)
+
+
+def test_a_search_that_draws_the_same_settings_twice_trains_them_once(tmp_path, letters_npz, ray_cluster):
+    address, env = ray_cluster
+    text = SEARCH_SPEC.replace('"train.lr" = {{low = 0.005, high = 0.2, log = true}}\n', "")
+    spec = write_spec(tmp_path, letters_npz(0), epochs=1, text=text)  # two choices, four draws
+    done = subprocess.run(sweep_command(spec, tmp_path / "sweep", address, "--search", "random", "--trials", "4"),
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
+    runs = [t["run"] for t in result["trials"]]
+    assert len(runs) == len(set(runs)) <= 2 and all(t["status"] in ("trained", "reused") for t in result["trials"])
+    assert all(row["seeds"] == 1 for row in result["variants"]) and "base" not in {row["name"] for row in result["variants"]}

@@ -153,5 +153,6 @@ def sweep_text(result) -> str:
     done = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     failed = "".join(f"\nfailed: {t.variant}/seed{t.seed}: {t.error}" for t in result.failed)
     return (f"{len(result.trials)} trials ({done}) in {result.wall_seconds:.1f} s (Ray started in {result.ray_start_seconds:.1f} s)\n"
-            + "\n".join(lines) + "\nvs base: test images only the variant / only the base got right, summed over shared seeds"
+            + "\n".join(lines) + "\nvs base: test images only the variant / only the base got right, summed over the seeds both have; "
+            "p: McNemar's exact test, the largest over those seeds"
             + failed)

@@ -26,6 +26,18 @@ def wilson_interval(correct: int, n: int, z: float = Z_95) -> tuple[float, float
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def t_interval(values: list[float]) -> tuple[float, float] | None:
+    """95% interval of the mean of accuracies `values` (Student's t, e.g. one per seed), within
+    [0, 1]; None for fewer than two."""
+    if len(values) < 2:
+        return None
+    from scipy.stats import t
+
+    mean, sd = float(np.mean(values)), float(np.std(values, ddof=1))
+    half = float(t.ppf(0.975, len(values) - 1)) * sd / math.sqrt(len(values))
+    return max(0.0, mean - half), min(1.0, mean + half)
+
+
 def accuracy_with_interval(correct: np.ndarray) -> dict:
     """Accuracy of a boolean vector (one entry per image) with its 95% Wilson interval."""
     hits, n = int(np.sum(correct)), int(len(correct))

@@ -22,10 +22,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from letterlab.errors import LetterlabError
-from letterlab.run_config import to_dict
+from letterlab.pipeline import run_status
+from letterlab.run_config import run_from_dict, to_dict
 from letterlab.runs import RunLock
 from letterlab.sweeps.results import SweepResult, TrialResult, summarise, write_hparams, write_sweep_json
-from letterlab.sweeps.spec import SweepSpec, Variant
+from letterlab.sweeps.spec import SweepSpec, Variant, searched_variant
 from letterlab.sweeps.trial import TrialPlan, train_trial, unpack_correct
 
 SEARCHES = ("random", "optuna")
@@ -70,7 +71,9 @@ def _ray_temp_dir(out: Path) -> tuple[Path, bool]:
 
 def _connect(ray, address: str | None, out: Path) -> Callable[[], None]:
     """Start or join Ray; returns what undoes it (nothing when the caller had Ray running)."""
-    if ray.is_initialized():
+    if ray.is_initialized():  # the caller's own Ray (a notebook's ray.init): used as it is
+        if address is not None:
+            raise LetterlabError(f"{address}: Ray is already running in this process; leave out the address or ray.shutdown() first")
         return lambda: None
     quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
     if address is None:
@@ -84,8 +87,8 @@ def _connect(ray, address: str | None, out: Path) -> Callable[[], None]:
 
         return stop
     _check_reachable(address)
-    host = address.removeprefix("ray://").rpartition(":")[0]
-    if host in ("127.0.0.1", "localhost"):  # a cluster on this machine's loopback: this node is there too
+    host = address.rpartition(":")[0]
+    if host in ("127.0.0.1", "localhost"):  # a cluster on this machine's loopback: this node is there too (not for ray://)
         quiet["_node_ip_address"] = "127.0.0.1"
     try:
         ray.init(address=address, **quiet)
@@ -115,29 +118,52 @@ def _quiet_logger(name: str):
         logger.setLevel(level)
 
 
+def plan_trial(variant: Variant, seed: int, out: Path, threads: int, device: str) -> TrialPlan:
+    """The trial of `variant` with `seed`, in OUT/<variant>/seed<k>."""
+    config = dataclasses.replace(variant.config, train=dataclasses.replace(variant.config.train, seed=seed))
+    return TrialPlan(variant.name, seed, str(out / variant.name / f"seed{seed}"), to_dict(config), threads, device)
+
+
 def _tune_trial(param: dict, sweep: dict) -> None:
     """The function Tune runs for each trial (in a worker): a planned trial, or a search trial's
     sampled settings turned into one."""
     from ray import tune
 
-    from letterlab.sweeps.spec import searched_variant
-
     if "plan" in param:
         plan = TrialPlan(**param["plan"])
     else:
         variant = searched_variant(sweep["base"], param["settings"], sweep["spec"])
-        seed = sweep["seed"]
-        plan = TrialPlan(variant.name, seed, str(Path(sweep["out"]) / variant.name / f"seed{seed}"),
-                         to_dict(dataclasses.replace(variant.config, train=dataclasses.replace(variant.config.train, seed=seed))),
-                         sweep["threads"], sweep["device"])
+        plan = plan_trial(variant, sweep["seed"], Path(sweep["out"]), sweep["threads"], sweep["device"])
     train_trial(plan, tune.report)
 
 
 def plan_trials(spec: SweepSpec, out: Path, threads: int, device: str) -> list[TrialPlan]:
     """Every (variant, seed) of the spec, variant by variant."""
-    return [TrialPlan(v.name, seed, str(out / v.name / f"seed{seed}"),
-                      to_dict(dataclasses.replace(v.config, train=dataclasses.replace(v.config.train, seed=seed))), threads, device)
-            for v in spec.variants for seed in spec.seeds]
+    return [plan_trial(v, seed, out, threads, device) for v in spec.variants for seed in spec.seeds]
+
+
+def _refuse_other_runs(plans: list[TrialPlan]) -> None:
+    """A trial folder holding a run with other settings (the spec changed since) is refused before
+    Ray starts, as `reproduce` refuses it."""
+    for plan in plans:
+        if run_status(Path(plan.run_dir), run_from_dict(plan.config)) == "different":
+            raise LetterlabError(f"{plan.run_dir}: holds a run with other settings; remove it or choose another --out")
+
+
+@contextmanager
+def _environment(values: dict[str, str]):
+    """Environment variables set for a block (a caller's own values win), then restored."""
+    saved = {key: os.environ.get(key) for key in values}
+    for key, value in values.items():
+        os.environ.setdefault(key, value)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _search_space(tune, spec: SweepSpec) -> dict:
@@ -150,6 +176,12 @@ def _search_space(tune, spec: SweepSpec) -> dict:
         else:
             space[path] = tune.loguniform(r.low, r.high) if r.log else tune.uniform(r.low, r.high)
     return {"settings": space}
+
+
+def _trial_name(trial) -> str:
+    """'variant/seedK' of a Tune trial, from its plan or its last report."""
+    source = trial.config.get("plan") or trial.last_result or {}
+    return f"{source.get('variant', trial.trial_id)}/seed{source.get('seed', '?')}"
 
 
 def _callback(tune, total: int, announce: Callable[[str], None], progress: bool | None):
@@ -169,7 +201,7 @@ def _callback(tune, total: int, announce: Callable[[str], None], progress: bool 
         def on_trial_complete(self, iteration, trials, trial, **info):
             Lines.finished += 1
             r = trial.last_result
-            name = f"{r.get('variant', trial.trial_id)}/seed{r.get('seed', '?')}"
+            name = _trial_name(trial)
             if "test_accuracy" in r:
                 say(f"[{Lines.finished}/{total}] {name}: {r['status']}, validation {r['val_accuracy']:.4f}, "
                     f"test {r['test_accuracy']:.4f}, {r['train_seconds']:.1f} s of training")
@@ -179,11 +211,11 @@ def _callback(tune, total: int, announce: Callable[[str], None], progress: bool 
                 bar.update(1)
 
         def on_trial_recover(self, iteration, trials, trial, **info):
-            say(f"{trial.trial_id}: failed, retrying from its checkpoint")
+            say(f"{_trial_name(trial)}: failed, retrying from its checkpoint")
 
         def on_trial_error(self, iteration, trials, trial, **info):
             Lines.finished += 1
-            say(f"[{Lines.finished}/{total}] {trial.trial_id}: failed after {MAX_FAILURES + 1} attempts")
+            say(f"[{Lines.finished}/{total}] {_trial_name(trial)}: failed after {MAX_FAILURES + 1} attempts")
             if bar is not None:
                 bar.update(1)
 
@@ -203,34 +235,35 @@ def run_sweep(spec: SweepSpec, out: Path, *, address: str | None = None, max_con
         raise LetterlabError(f"--search must be one of {', '.join(SEARCHES)}, got {search!r}")
     if search and not spec.search:
         raise LetterlabError(f"{spec.path}: --search needs a [search] table of ranges")
-    if cpus_per_trial <= 0 or gpus_per_trial < 0 or (max_concurrent is not None and max_concurrent < 1) or trials < 1:
-        raise LetterlabError("--cpus-per-trial must be > 0, --gpus-per-trial >= 0, --max-concurrent and --trials >= 1")
-    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # no CSV/JSON/TensorBoard copies by Tune
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    if cpus_per_trial < 1 or gpus_per_trial < 0 or (max_concurrent is not None and max_concurrent < 1) or trials < 1:
+        raise LetterlabError("--cpus-per-trial must be >= 1 (a trial's torch threads), --gpus-per-trial >= 0, "
+                             "--max-concurrent and --trials >= 1")
     ray, tune = _ray_modules()
     out = out.resolve()
+    if not search:
+        _refuse_other_runs(plan_trials(spec, out, 1, "cpu"))
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    with RunLock(out):
+    # Tune writes no CSV/JSON/TensorBoard copies of its own, and prints no status tables.
+    with RunLock(out), _environment({"TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1", "RAY_AIR_NEW_OUTPUT": "0"}):
         stop_ray = _connect(ray, address, out)
         ray_start = time.perf_counter() - started
         try:
             _check_resources(ray, cpus_per_trial, gpus_per_trial, address)
             with _quiet_logger("ray"):  # failures are reported as one line each (and kept in sweep.json)
-                results = _fit(tune, spec, out, max_concurrent, cpus_per_trial, gpus_per_trial, search, trials, asha, progress, announce)
+                results = _fit(tune, spec, out, address, max_concurrent, cpus_per_trial, gpus_per_trial, search, trials, asha,
+                               progress, announce)
         finally:
             stop_ray()
     trial_results, correct, variants = results
     summary = SweepResult(str(spec.path), str(out), trial_results, summarise(variants, trial_results, correct),
                           time.perf_counter() - started, ray_start)
-    write_hparams(trial_results, {v.name: v for v in variants})
     write_sweep_json(out, summary)
+    write_hparams(trial_results, {v.name: v for v in variants})
     return summary
 
 
-def _fit(tune, spec, out, max_concurrent, cpus, gpus, search, trials, asha, progress, announce):
-    from letterlab.sweeps.spec import searched_variant
-
+def _fit(tune, spec, out, address, max_concurrent, cpus, gpus, search, trials, asha, progress, announce):
     threads, device = max(1, int(cpus)), "cuda" if gpus > 0 else "cpu"
     static = {"base": to_dict(spec.base), "spec": str(spec.path), "seed": spec.seeds[0], "out": str(out),
               "threads": threads, "device": device}
@@ -252,8 +285,11 @@ def _fit(tune, spec, out, max_concurrent, cpus, gpus, search, trials, asha, prog
         from ray.tune.schedulers import ASHAScheduler
 
         scheduler = ASHAScheduler(time_attr="epoch", metric="val_accuracy", mode="max",
-                                  max_t=max(1, spec.base.train.epochs), grace_period=1)
+                                  max_t=max([1] + [v.config.train.epochs for v in spec.variants]), grace_period=1)
     shutil.rmtree(out / "tune", ignore_errors=True)
+    # With Ray Client (ray://) Tune itself runs on the head node, where a callback's lines would
+    # not reach this terminal: each trial's line is printed from the results instead.
+    client = (address or "").startswith("ray://")
     tuner = tune.Tuner(
         tune.with_resources(tune.with_parameters(_tune_trial, sweep=static), {"cpu": cpus, "gpu": gpus}),
         param_space=space,
@@ -261,10 +297,10 @@ def _fit(tune, spec, out, max_concurrent, cpus, gpus, search, trials, asha, prog
                                     scheduler=scheduler, reuse_actors=True),
         run_config=tune.RunConfig(storage_path=str(out / "tune"), name="trials", verbose=0,
                                   failure_config=tune.FailureConfig(max_failures=MAX_FAILURES),
-                                  callbacks=[_callback(tune, total, announce, progress)]))
+                                  callbacks=[] if client else [_callback(tune, total, announce, progress)]))
     grid = tuner.fit()
-    variants: dict[str, Variant] = {v.name: v for v in spec.variants}
-    trial_results, correct = [], {}
+    variants: dict[str, Variant] = {} if search else {v.name: v for v in spec.variants}  # a search reports what it drew
+    trial_results, correct, seen = [], {}, set()
     for result in grid:
         r, plan = result.metrics or {}, result.config.get("plan")
         name = r.get("variant") or (plan["variant"] if plan else None)
@@ -274,6 +310,9 @@ def _fit(tune, spec, out, max_concurrent, cpus, gpus, search, trials, asha, prog
             variants[name] = searched_variant(static["base"], result.config["settings"], static["spec"])
         seed = r.get("seed", plan["seed"] if plan else static["seed"])
         run = r.get("run") or (plan["run_dir"] if plan else str(out / name / f"seed{seed}"))
+        if run in seen:  # a search drew the same settings twice: one trial, counted once
+            continue
+        seen.add(run)
         if result.error is not None:
             trial_results.append(TrialResult(name, seed, run, "failed", error=str(result.error).strip().splitlines()[-1][:300]))
         elif "test_accuracy" not in r:
@@ -282,7 +321,11 @@ def _fit(tune, spec, out, max_concurrent, cpus, gpus, search, trials, asha, prog
         else:
             trial_results.append(TrialResult(name, seed, run, r["status"], r["epoch"], r["val_accuracy"], r["test_accuracy"],
                                              r["train_seconds"], r["parameters"], r["wall_seconds"], r["node"]))
-            correct[(name, seed)] = unpack_correct(r["test_correct"], r["test_n"])
+            correct[(name, seed)] = (r["test_digest"], unpack_correct(r["test_correct"], r["test_n"]))
+        if client:
+            trial = trial_results[-1]
+            announce(f"{trial.variant}/seed{trial.seed}: {trial.status}"
+                     + (f", validation {trial.val_accuracy:.4f}, test {trial.test_accuracy:.4f}" if trial.test_accuracy is not None else ""))
     order = {name: i for i, name in enumerate(variants)}
     trial_results.sort(key=lambda t: (order[t.variant], t.seed))
     return trial_results, correct, list(variants.values())

@@ -20,6 +20,7 @@ random or Optuna search. Every setting is a dotted path into the run config (`tr
 from __future__ import annotations
 
 import copy
+import hashlib
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,8 +64,8 @@ class SweepSpec:
 def searched_variant(base: dict[str, Any], settings: dict[str, Any], where: str) -> Variant:
     """The variant of a search trial's sampled `settings` over the base config (a dict), named by
     its values, so the same draw finds the same run folder again."""
-    return Variant(",".join(f"{path.split('.')[-1]}={_value_text(v)}" for path, v in settings.items()), settings,
-                   _configured(run_from_dict(base, where), settings, f"{where}: search"))
+    digest = hashlib.sha1(repr(sorted(settings.items())).encode()).hexdigest()[:6]  # two draws that print alike differ here
+    return Variant(f"{_setting_names(settings)}-{digest}", settings, _configured(run_from_dict(base, where), settings, f"{where}: search"))
 
 
 def flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -111,34 +112,47 @@ def set_setting(values: dict[str, Any], path: str, value: Any, where: str) -> No
 
 
 def get_setting(values: dict[str, Any], path: str) -> Any:
-    """The value at a dotted `path` of a config dict (`*`: the first item's)."""
+    """The value at a dotted `path` of a config dict (`*`: the first item's); None where there is none."""
     for key in path.split("."):
-        values = values[0 if key == "*" else int(key)] if isinstance(values, list) else values[key]
+        try:
+            values = values[0 if key == "*" else int(key)] if isinstance(values, list) else values[key]
+        except (KeyError, IndexError, ValueError, TypeError):
+            return None
     return values
 
 
 def _configured(base: RunConfig, settings: dict[str, Any], where: str) -> RunConfig:
+    """The base with `settings`; data paths a setting gives are made absolute, as for the base."""
     values = to_dict(base)
     for path, value in settings.items():
         set_setting(values, path, value, where)
-    return run_from_dict(values, where)
+    try:
+        return resolve_config(run_from_dict(values, where))
+    except ConfigError as error:
+        raise ConfigError(f"{where}: {error}") from None
 
 
 def _value_text(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value).replace(" ", "")
 
 
+def _setting_names(settings: dict[str, Any]) -> str:
+    """'batch_size=32,lr=0.05': each setting by the last part of its path (the whole path where two
+    share it)."""
+    last = [path.split(".")[-1] for path in settings]
+    return ",".join(f"{short if last.count(short) == 1 else path}={_value_text(value)}"
+                    for (path, value), short in zip(settings.items(), last))
+
+
 def _grid_variants(grid: dict[str, Any], where: str) -> list[tuple[str, dict[str, Any]]]:
-    """Every combination of the grid's values, named like 'batch_size=32,lr=0.05'."""
+    """Every combination of the grid's values, named by `_setting_names`."""
     if not grid:
         return []
     for path, values in grid.items():
         if not isinstance(values, list) or not values:
             raise ConfigError(f"{where}: grid: {path} needs a list of values, got {values!r}")
-    last = [path.split(".")[-1] for path in grid]
-    names = [short if last.count(short) == 1 else path for path, short in zip(grid, last)]
-    return [(",".join(f"{n}={_value_text(v)}" for n, v in zip(names, combination)), dict(zip(grid, combination)))
-            for combination in itertools.product(*grid.values())]
+    combinations = [dict(zip(grid, combination)) for combination in itertools.product(*grid.values())]
+    return [(_setting_names(settings), settings) for settings in combinations]
 
 
 def _range(path: str, value: Any, where: str) -> Range:
@@ -197,6 +211,8 @@ def load_spec(path: str | Path, seeds: int | None = None, settings: dict[str, An
     named += [(name, changes, True) for name, changes in _grid_variants(flatten(table.get("grid", {})), where)]
     variants = [Variant(BASE, {}, base)]
     for name, changes, from_grid in named:
+        if not name or "/" in name or "\\" in name or name.startswith("."):
+            raise ConfigError(f"{where}: variants.{name}: a variant's name becomes a folder: no '/', '\\' or leading '.'")
         if name == BASE or name in {v.name for v in variants}:
             raise ConfigError(f"{where}: variants.{name}: the name is taken ({BASE!r} is the base itself)")
         config = _configured(base, changes, f"{where}: variants.{name}")
@@ -214,6 +230,9 @@ def load_spec(path: str | Path, seeds: int | None = None, settings: dict[str, An
         variants = [v for v in variants if v.name == BASE or v.name in only]
     search = {p: _range(p, v, where) for p, v in flatten(table.get("search", {})).items()}
     spec = SweepSpec(path, base, _seeds(table["seeds"], where), tuple(variants), search)
-    for key, searched in search.items():  # a searched key must be a setting
-        searched_variant(to_dict(base), {key: searched.choices[0] if searched.choices else searched.low}, where)
+    for key, searched in search.items():  # every value a search may draw must make a valid config
+        if not searched.choices and isinstance(get_setting(to_dict(base), key), int) and not searched.integer:
+            raise ConfigError(f"{where}: search: {key} is a whole number: add integer = true to its range")
+        for value in searched.choices or (searched.low, searched.high):
+            searched_variant(to_dict(base), {key: value}, where)
     return spec

@@ -9,13 +9,17 @@ run folder's path is absolute, so it must be on storage every node sees."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from letterlab.errors import LetterlabError
+from letterlab.models.describe import count_parameters
 from letterlab.run_config import RunConfig, run_from_dict
+from letterlab.runs import LOCK, RunLock
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,27 @@ def _report_epochs(report, epochs: int):
     return factory
 
 
+def _digest(images) -> str:
+    """Which test images a trial was scored on, so McNemar pairs only trials scored on the same."""
+    return hashlib.sha256(np.ascontiguousarray(images.images).tobytes() + np.ascontiguousarray(images.labels).tobytes()).hexdigest()[:16]
+
+
+def _wait_until_unlocked(run_dir: Path, timeout: float = 120) -> None:
+    """A retried or rerun trial waits (a bounded time) for the process that trained into its folder
+    before (a dead driver's worker Ray has not ended yet) to let go of it."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while (run_dir / LOCK).exists():
+        try:
+            with RunLock(run_dir):
+                return
+        except LetterlabError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def train_trial(plan: TrialPlan, tune_report) -> dict:
     """Bring the trial's run folder to completion; returns (and reports last) its final result.
     Every report names the trial (variant, seed, run folder)."""
@@ -70,9 +95,10 @@ def train_trial(plan: TrialPlan, tune_report) -> dict:
     torch.set_num_threads(plan.threads)  # this worker process's own setting: trials never oversubscribe
     config: RunConfig = run_from_dict(plan.config, f"trial {plan.variant}/seed{plan.seed}")
     run_dir = Path(plan.run_dir)
+    _wait_until_unlocked(run_dir)
     status = run_status(run_dir, config)
     if status == "different":
-        raise RuntimeError(f"{run_dir}: holds a run with other settings")
+        raise LetterlabError(f"{run_dir}: holds a run with other settings")
     if status != "complete":
         if status == "fresh" and run_dir.exists():  # killed before its first checkpoint: start again
             shutil.rmtree(run_dir)
@@ -84,7 +110,7 @@ def train_trial(plan: TrialPlan, tune_report) -> dict:
     results = run.results
     final = {"epoch": results.epochs, "val_accuracy": results.val_accuracy, "test_accuracy": results.test_accuracy,
              "train_seconds": results.train_seconds, "test_n": test.n, "test_correct": pack_correct(test.correct),
-             "parameters": sum(p.numel() for p in run.model.parameters()),
+             "test_digest": _digest(run.data()), "parameters": count_parameters(run.model),
              "status": "reused" if status == "complete" else ("resumed" if status == "interrupted" else "trained"),
              "node": ray.get_runtime_context().get_node_id(),
              "wall_seconds": time.perf_counter() - started}
