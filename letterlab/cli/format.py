@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections import Counter
 
 import numpy as np
 
@@ -138,7 +139,6 @@ def data_check_text(report: dict) -> str:
     return "\n".join(lines)
 
 
-
 def sweep_text(result) -> str:
     """A finished sweep: what happened to its trials, and the table of its variants."""
     from letterlab.reports.sweep_section import SWEEP_HEADER, sweep_rows
@@ -147,9 +147,7 @@ def sweep_text(result) -> str:
     widths = [max(len(r[i]) for r in [SWEEP_HEADER] + rows) for i in range(len(SWEEP_HEADER))]
     lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
              for row in [SWEEP_HEADER] + rows]
-    counts = {}
-    for trial in result.trials:
-        counts[trial.status] = counts.get(trial.status, 0) + 1
+    counts = Counter(trial.status for trial in result.trials)
     done = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     failed = "".join(f"\nfailed: {t.variant}/seed{t.seed}: {t.error}" for t in result.failed)
     return (f"{len(result.trials)} trials ({done}) in {result.wall_seconds:.1f} s (Ray started in {result.ray_start_seconds:.1f} s)\n"

@@ -22,6 +22,7 @@ from letterlab.sweeps.spec import BASE, Variant, get_setting
 
 HPARAMS_SUFFIX = ".hparams"  # the events file of a trial's HParams row, rewritten by each sweep
 
+
 @dataclass(frozen=True)
 class TrialResult:
     """One (variant, seed) of a sweep: its run folder and numbers; status is trained, resumed,
