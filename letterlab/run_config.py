@@ -80,6 +80,13 @@ class AugmentConfig:
     translate: float = 0.0  # pixels, each axis
     stroke: float = 0.0  # strength in [0, 1] of a blend towards the dilated (thicker) or eroded (thinner) glyph
     elastic: float = 0.0  # pixels: largest displacement of a smooth random field
+    # Font-like variation (docs/training-ideas.md). aspect: log of the width/height ratio, uniform in
+    # [-aspect, aspect], area kept (0.2: up to 22% wider or narrower); at most 1.
+    aspect: float = 0.0
+    # Re-cropping: each side of the glyph's ink bounding box moved in or out by up to `crop` of the
+    # box's size, and that crop mapped back onto the box (notMNIST's glyphs fill the frame); < 0.5.
+    crop: float = 0.0
+    blur: float = 0.0  # pixels: Gaussian blur of sigma uniform in [0, blur] (softer edges and serifs); at most 4
 
 
 @dataclass
@@ -130,6 +137,15 @@ class TrainConfig:
     # stacked seeds, CUDA graphs); false: every step through plain autograd, for teaching and
     # debugging. Both give the same numbers up to float rounding.
     fast_paths: bool = True
+    # Mixup/CutMix (letterlab.training.mixing): each image mixed with a partner from a permutation of
+    # its batch, one weight lam ~ Beta(mix_alpha, mix_alpha) per batch, the loss the same mix of both
+    # labels' cross-entropies; train accuracy is scored against the label of larger weight.
+    mix: Literal["none", "mixup", "cutmix"] = "none"
+    mix_alpha: float = 0.2  # > 0; 1: lam uniform in [0, 1]
+    # Stochastic weight averaging (letterlab.training.swa): the run's final model (saved, tested) is the
+    # mean of the weights at the ends of the last `swa_epochs` epochs, batch-norm statistics then
+    # recomputed on the training part; each epoch's validation figures stay the live model's. 0 = off.
+    swa_epochs: int = 0
 
 
 ModelConfig = MLPConfig | CNNConfig | ResNetConfig
@@ -230,8 +246,11 @@ def validate(config: RunConfig, where: str = "config") -> None:
         (0 < m.init_std < math.inf, "model.init_std must be > 0 and finite"),
         (0 <= t.warmup_fraction <= 1, "train.warmup_fraction must be between 0 and 1"),
         (0 <= t.label_smoothing < 1, "train.label_smoothing must be in [0, 1)"),
-        (all(v >= 0 for v in dataclasses.asdict(t.augment).values()) and t.augment.scale < 1 and t.augment.stroke <= 1,
-         "train.augment values must be >= 0, scale < 1 and stroke <= 1"),
+        (all(v >= 0 for v in dataclasses.asdict(t.augment).values()) and t.augment.scale < 1 and t.augment.stroke <= 1
+         and t.augment.aspect <= 1 and t.augment.crop < 0.5 and t.augment.blur <= 4,
+         "train.augment values must be >= 0, scale < 1, stroke <= 1, aspect <= 1, crop < 0.5 and blur <= 4"),
+        (0 < t.mix_alpha < math.inf, "train.mix_alpha must be > 0 and finite"),
+        (0 <= t.swa_epochs <= t.epochs, "train.swa_epochs must be between 0 and train.epochs"),
     ]
     if isinstance(m, MLPConfig):
         checks.append((all(h >= 1 for h in m.hidden), "model.hidden sizes must be >= 1"))

@@ -1,10 +1,14 @@
 """Random distortions of a training batch, suited to glyphs: small affine jitter (rotation, scale,
-shear, translation), stroke width (a blend towards the dilated or eroded glyph) and elastic
-distortion. No flips: a mirrored letter is another shape (or no letter at all).
+shear, translation), stroke width (a blend towards the dilated or eroded glyph), elastic
+distortion, and what differs from font to font: aspect ratio, where the glyph's box is cropped
+(`crop`, see `recrop`) and how soft its edges are (`blur`). No flips: a mirrored letter is
+another shape (or no letter at all).
 
 Everything is vectorised on the (N, 1, 28, 28) batch (one affine_grid/grid_sample call, no loop
 over images) and every random number comes from the given generator (the run's batch-order
-generator), so augmented runs stay deterministic and resume exactly."""
+generator), so augmented runs stay deterministic and resume exactly. The font-like distortions
+draw their numbers after the others' and only when one of them is on, so a config without them
+draws (and gives) exactly what it did before they existed."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from torch.nn import functional as F
 from letterlab.run_config import AugmentConfig
 
 ELASTIC_GRID = 4  # the random displacement is drawn on a 4x4 grid and upsampled: smooth by construction
+OUTSIDE = 3.0  # a normalised coordinate far outside the image: grid_sample reads background (0) there
 
 
 def is_active(config: AugmentConfig) -> bool:
@@ -34,13 +39,64 @@ def affine_theta(angle: torch.Tensor, scale: torch.Tensor, shear: torch.Tensor, 
     return torch.cat([a, t], 2)
 
 
-def warp(x: torch.Tensor, theta: torch.Tensor, displacement: torch.Tensor | None = None) -> torch.Tensor:
+def warp(x: torch.Tensor, theta: torch.Tensor, displacement: torch.Tensor | None = None,
+         window: torch.Tensor | None = None) -> torch.Tensor:
     """Resample images `x` (N, 1, H, W) through `theta`, plus an optional displacement field
-    (N, H, W, 2) in normalised coordinates; outside the image is background (0)."""
+    (N, H, W, 2) in normalised coordinates; outside the image is background (0), and so is
+    everything outside `window` (N, 2, 2): per image, (low, high) of x and of y, normalised."""
     grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
     if displacement is not None:
         grid = grid + displacement
+    if window is not None:
+        low, high = window[:, None, None, :, 0].to(x.dtype), window[:, None, None, :, 1].to(x.dtype)
+        outside = ((grid < low) | (grid > high)).any(-1, keepdim=True)
+        grid = grid.masked_fill(outside, OUTSIDE)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def stretch(theta: torch.Tensor, log_ratio: torch.Tensor) -> torch.Tensor:
+    """`theta` with the glyph first made exp(log_ratio) (N,) times wider than high, its area kept:
+    width times exp(log_ratio / 2), height divided by it."""
+    half = log_ratio.to(theta.dtype) / 2
+    return theta * torch.stack([torch.exp(-half), torch.exp(half)], 1)[:, :, None]
+
+
+def ink_box(x: torch.Tensor) -> torch.Tensor:
+    """(N, 2, 2): per image, the (low, high) edges in normalised coordinates of the x and y extent of
+    its ink (pixels > 0); the whole frame for an empty image."""
+    ink = x[:, 0] > 0  # (N, H, W)
+    edges = []
+    for along, extent in ((ink.any(1), x.shape[-1]), (ink.any(2), x.shape[-2])):  # columns, then rows
+        found = along.any(1)
+        first = torch.where(found, along.byte().argmax(1), 0)
+        last = torch.where(found, extent - 1 - along.flip(1).byte().argmax(1), extent - 1)
+        edges.append(torch.stack([first * 2 / extent - 1, (last + 1) * 2 / extent - 1], 1))
+    return torch.stack(edges, 1).to(x.dtype)
+
+
+def recrop(theta: torch.Tensor, box: torch.Tensor, moves: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`theta` preceded by a re-crop, and the crop's window for `warp`: each edge of the glyph's `box`
+    (N, 2, 2, from `ink_box`) moved out by `moves` (N, 2, 2, shares of the box's size; negative: in),
+    and that crop mapped back onto the box, everything outside it background. notMNIST's glyphs fill
+    the frame (its renderer scaled each glyph's box to 28x28), so this is another crop of the same
+    glyph scaled to fill the frame; a glyph with margins keeps them."""
+    size = box[..., 1] - box[..., 0]  # (N, 2)
+    crop = box + moves * size[..., None] * torch.tensor([-1.0, 1.0], dtype=box.dtype, device=box.device)
+    factor = (crop[..., 1] - crop[..., 0]) / size  # input = offset + factor * (position in the box)
+    offset = crop[..., 0] - box[..., 0] * factor
+    theta = theta * factor[:, :, None]
+    return torch.cat([theta[..., :2], theta[..., 2:] + offset[..., None]], 2), crop
+
+
+def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, radius: int) -> torch.Tensor:
+    """Each image (N, 1, H, W) blurred by a Gaussian of its own `sigma` (N,) pixels (0: unchanged),
+    kernel 2 * radius + 1 wide, separable: one grouped convolution per axis."""
+    n = len(x)
+    offsets = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    weights = torch.exp(-offsets**2 / (2 * sigma.to(x.dtype).clamp_min(1e-3)[:, None] ** 2))  # sigma ~0: exactly a delta
+    weights = weights / weights.sum(1, keepdim=True)
+    rows = F.conv2d(x.reshape(1, n, *x.shape[-2:]), weights.view(n, 1, 1, -1), padding=(0, radius), groups=n)
+    return F.conv2d(rows, weights.view(n, 1, -1, 1), padding=(radius, 0), groups=n).view_as(x)
 
 
 def stroke_width(x: torch.Tensor, strength: torch.Tensor) -> torch.Tensor:
@@ -61,14 +117,24 @@ def augment_batch(x: torch.Tensor, config: AugmentConfig, generator: torch.Gener
     n = len(x)
     u = torch.rand(n, 6, generator=generator) * 2 - 1  # uniform in [-1, 1]: 6 numbers per image
     field = torch.rand(n, 2, ELASTIC_GRID, ELASTIC_GRID, generator=generator) * 2 - 1 if config.elastic else None
+    # 6 more per image, only when a font-like distortion is on: aspect, the crop's 4 edges, blur
+    v = torch.rand(n, 6, generator=generator).to(x.device) * 2 - 1 if config.aspect or config.crop or config.blur else None
     u = u.to(x.device)
     if config.stroke:
         x = stroke_width(x, config.stroke * u[:, 0])
     theta = affine_theta(math.radians(config.rotate) * u[:, 1], 1 + config.scale * u[:, 2],
                          math.radians(config.shear) * u[:, 3], config.translate * u[:, 4:6])
+    if config.aspect:
+        theta = stretch(theta, config.aspect * v[:, 0])
+    window = None
+    if config.crop:
+        theta, window = recrop(theta, ink_box(x), config.crop * v[:, 1:5].view(n, 2, 2))
     displacement = None
     if field is not None:  # pixels -> normalised coordinates; smooth via bicubic upsampling
         size = x.shape[-2:]
         displacement = F.interpolate(field.to(x.device) * (config.elastic * 2 / 28), size=size, mode="bicubic",
                                      align_corners=True).permute(0, 2, 3, 1)
-    return warp(x, theta, displacement).clamp_(0, 1)
+    x = warp(x, theta, displacement, window)
+    if config.blur:
+        x = gaussian_blur(x, config.blur * (v[:, 5] + 1) / 2, math.ceil(3 * config.blur))
+    return x.clamp_(0, 1)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
+from torch.optim.swa_utils import AveragedModel
 
 from letterlab.errors import LetterlabError
 from letterlab.files import file_sizes, write_atomic, write_json_atomic
@@ -36,6 +37,8 @@ def file_sha256(path: Path) -> str:
 def snapshot(state: TrainingState) -> dict:
     """Everything a checkpoint holds but the run's file sizes, copied to the CPU now: training can go
     on while it is written."""
+    # The weight average (`swa_epochs`) only once there is one: other runs' checkpoints stay as they were.
+    averaged = {"averaged": on_cpu(state.averaged.state_dict())} if state.averaged is not None else {}
     return {
         "model": on_cpu(state.model.state_dict()),
         "optimizer": on_cpu(state.optimizer.state_dict()) if state.has_optimizer else {},  # {}: none made yet, a new one is the same
@@ -44,6 +47,7 @@ def snapshot(state: TrainingState) -> dict:
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],  # dropout on a GPU
         "epoch": state.epoch,
         "step": state.step,
+        **averaged,
     }
 
 
@@ -142,6 +146,9 @@ def load_checkpoint(run_dir: Path, state: TrainingState) -> dict[str, int]:
         if payload.get("cuda_rng"):
             torch.cuda.set_rng_state_all(payload["cuda_rng"])
         state.epoch, state.step = int(payload["epoch"]), int(payload["step"])
+        if "averaged" in payload:
+            state.averaged = AveragedModel(state.model)
+            state.averaged.load_state_dict(payload["averaged"])
         return dict(payload["appended"])
     except Exception as error:  # weights_only refuses any pickled callable; a foreign dict lacks keys
         raise LetterlabError(f"{path}: not a letterlab checkpoint for this model ({type(error).__name__})") from None

@@ -7,12 +7,14 @@ class of every image, the first layer's gradient) and share this module's bookke
 1. plain autograd and the optimizer (`run_steps`): always right, and the only path with
    `fast_paths = false`;
 2. the MLP step with its backward pass written out (`manual_mlp`): an MLP with plain SGD
-   (no momentum, weight decay or label smoothing), fp32 and no augmentation, on a CPU;
-3. stacked seeds (`stacked`): several seeds of one MLP without augmentation trained as one
-   model (`train --seeds N`, `reproduce --seeds N`), any device; its steps take path 2 where
-   path 2 applies, else autograd;
-4. a CUDA graph of the step (`graphed`): on a GPU with a constant learning rate and no
-   augmentation, every full-size batch after a run's first few (eager) steps replays one captured step.
+   (no momentum, weight decay or label smoothing), fp32, no augmentation and no mixing, on a CPU;
+3. stacked seeds (`stacked`): several seeds of one MLP without augmentation, mixing or weight
+   averaging trained as one model (`train --seeds N`, `reproduce --seeds N`), any device; its steps
+   take path 2 where path 2 applies, else autograd;
+4. a CUDA graph of the step (`graphed`): on a GPU with a constant learning rate, no augmentation
+   and no mixing, every full-size batch after a run's first few (eager) steps replays one captured step.
+Mixup/CutMix (`mixing`) therefore always takes path 1. Weight averaging (`swa`) works at epoch
+ends, outside the steps, on paths 1, 2 and 4.
 Paths 2-4 match path 1 up to float rounding (tests/test_manual_mlp.py, test_stacked.py,
 test_graphed.py, test_fast_paths.py).
 
@@ -30,6 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 
 from letterlab.errors import TrainingDiverged
 from letterlab.models.inference import autocast, loss_from_logits, predict_logits
@@ -38,7 +41,9 @@ from letterlab.training.augment import augment_batch, is_active
 from letterlab.training.batches import epoch_order, order_shape
 from letterlab.training.graphed import GraphedSteps, can_graph
 from letterlab.training.manual_mlp import can_step_manually, manual_steps
+from letterlab.training.mixing import mix_batch, mixed_loss
 from letterlab.training.schedule import learning_rate, set_learning_rate, total_steps
+from letterlab.training.swa import averages, finish_average, update_average
 
 
 @dataclass
@@ -50,6 +55,7 @@ class TrainingState:
     batch_generator: torch.Generator  # batch order; dropout uses torch's global generator
     epoch: int = 0  # epochs completed
     step: int = 0  # batches completed (TensorBoard's global step)
+    averaged: AveragedModel | None = None  # the weight average (`swa_epochs`), from the first averaged epoch on
 
     @functools.cached_property
     def optimizer(self) -> torch.optim.Optimizer:
@@ -109,9 +115,11 @@ def first_weight(model: nn.Module) -> torch.Tensor:
 
 
 def run_steps(state: TrainingState, x: torch.Tensor, y: torch.Tensor, config: TrainConfig, batches, predicted: torch.Tensor,
-              batch_end=()) -> tuple[torch.Tensor, torch.Tensor]:
+              batch_end=(), targets: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The optimisation steps over `batches` (index tensors into x, y); the predicted class of every
-    image, in batch order, goes into `predicted`. Returns every batch's loss and first-layer
+    image, in batch order, goes into `predicted`. With mixing, each batch's slice of `targets` (the
+    labels in batch order, when given) becomes the label of larger weight, which train accuracy is
+    scored against. Returns every batch's loss and first-layer
     gradient L1 norm as device tensors: nothing here waits for the device (so it can be captured
     into a CUDA graph, letterlab.training.graphed)."""
     model = state.model
@@ -122,16 +130,26 @@ def run_steps(state: TrainingState, x: torch.Tensor, y: torch.Tensor, config: Tr
     losses, grad_l1, outputs = [], [], []
     steps = total_steps(config, len(batches))
     augmenting = is_active(config.augment)  # decided once per epoch, not per batch (docs/performance.md)
+    mixing, first = config.mix != "none", 0
     for i, index in enumerate(batches):
         # A gather per batch: the batch stays in cache for the forward pass (one gather of the
         # whole epoch was measured slower on CPU).
         batch_x, batch_y = x[index], y[index]
         if augmenting:
             batch_x = augment_batch(batch_x, config.augment, state.batch_generator)
+        if mixing:
+            mixed = mix_batch(batch_x, batch_y, config.mix, config.mix_alpha, state.batch_generator)
+            batch_x = mixed.images
         set_learning_rate(optimizer, learning_rate(config, state.step + i, steps))
         with autocast(x.device, config.precision):
             logits = model(batch_x)
-        loss = loss_from_logits(logits.float(), batch_y, config.loss, smoothing=config.label_smoothing)
+        if mixing:
+            loss = mixed_loss(logits.float(), batch_y, mixed, config.loss, config.label_smoothing)
+            if targets is not None:
+                targets[first:first + len(index)] = mixed.dominant(batch_y)
+            first += len(index)
+        else:
+            loss = loss_from_logits(logits.float(), batch_y, config.loss, smoothing=config.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -153,9 +171,9 @@ def train_epoch(state: TrainingState, x: torch.Tensor, y: torch.Tensor, config: 
     state.model.train()
     order, size = epoch_order(len(y), config.batch_size, config.batch_order, state.batch_generator)
     predicted = torch.empty(len(order), dtype=y.dtype, device=y.device)
-    steps = graphed or functools.partial(run_steps, state, x, y, config)
-    losses, grad_l1 = steps(order.to(x.device).split(size), predicted, hooks.batch_end)
     targets = y[order.to(y.device)]
+    steps = graphed or functools.partial(run_steps, state, x, y, config, targets=targets)
+    losses, grad_l1 = steps(order.to(x.device).split(size), predicted, hooks.batch_end)
     sizes = np.array([len(batch) for batch in order.split(size)])
     grads = grad_l1.cpu().numpy() / first_weight(state.model).numel()
     return losses.cpu().numpy(), batch_accuracies(predicted == targets, sizes), sizes, grads
@@ -197,7 +215,8 @@ def epoch_result(epoch: int, first_step: int, losses: np.ndarray, accuracies: np
 
 def fit(state: TrainingState, train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor],
         config: TrainConfig, hooks: Hooks) -> TrainingState:
-    """Train from `state.epoch` up to `config.epochs`, calling the hooks after every epoch.
+    """Train from `state.epoch` up to `config.epochs`, calling the hooks after every epoch; with
+    `swa_epochs`, `state.model` ends as the weight average (letterlab.training.swa).
 
     On a GPU, steps after the first few replay a CUDA graph of the step where possible (graphed.py)."""
     x, y = train
@@ -214,6 +233,10 @@ def fit(state: TrainingState, train: tuple[torch.Tensor, torch.Tensor], val: tup
         result = epoch_result(epoch, state.step + 1, losses, accuracies, sizes, grads,
                               evaluate_loss(state.model, *val, config), seconds)
         state.epoch, state.step = epoch, state.step + len(losses)
+        if averages(config, epoch):  # before the hooks: the epoch's checkpoint carries the average
+            state.averaged = update_average(state.averaged, state.model)
         for hook in hooks.epoch_end:
             hook(state, result)
+    if state.averaged is not None:
+        finish_average(state.averaged, state.model, x, config)
     return state

@@ -63,7 +63,7 @@ def train_run(config: RunConfig, run_dir: Path, splits: DataSplits, device: torc
     `progress`: see `training.progress.progress_for`. Raises TrainingDiverged (NaN/inf loss) and
     TrainingInterrupted (Ctrl-C); both keep the last checkpoint, from which `resume=True` continues."""
     state = new_state(config, device, len(splits.classes))
-    check_room(run_dir, bytes_needed(state))
+    check_room(run_dir, bytes_needed(state, config.train.swa_epochs > 0))
     with RunLock(run_dir):
         if resume:
             rewind_files(run_dir, APPEND_ONLY, load_checkpoint(run_dir, state))
@@ -102,9 +102,10 @@ def train_run(config: RunConfig, run_dir: Path, splits: DataSplits, device: torc
     return state
 
 
-def bytes_needed(state: TrainingState) -> int:
+def bytes_needed(state: TrainingState, averaging: bool = False) -> int:
     """Disk room for a run: old and new checkpoint side by side while switching (model plus up to two
-    Adam moments each), the final weights, and 16 MiB for metrics and events."""
+    Adam moments each, plus the weight average when `averaging`), the final weights, and 16 MiB for
+    metrics and events."""
     model_bytes = sum(t.numel() * t.element_size() for t in state.model.state_dict().values())
-    return 2 * 3 * model_bytes + model_bytes + 16 * 2**20
+    return 2 * (4 if averaging else 3) * model_bytes + model_bytes + 16 * 2**20
 
