@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from letterlab.run_config import AugmentConfig
-from letterlab.training.augment import affine_theta, augment_batch, stroke_width, warp
+from letterlab.training.augment import affine_theta, augment_batch, gaussian_blur, ink_box, recrop, stretch, stroke_width, warp
 
 GLYPH_CONFIG = AugmentConfig(rotate=8, scale=0.1, shear=8, translate=2, stroke=0.3, elastic=1.0)
 
@@ -74,3 +74,94 @@ def test_stroke_width_full_strength_is_dilation_or_erosion(strength, bigger):
     expected = torch.nn.functional.max_pool2d(x, 3, 1, 1) if bigger else -torch.nn.functional.max_pool2d(-x, 3, 1, 1)
     assert torch.equal(out, expected)
     assert (out.sum() > x.sum()) == bigger
+
+
+FONT_LIKE = {"aspect": 0.3, "crop": 0.2, "blur": 1.5}
+
+
+@pytest.mark.parametrize("name", sorted(FONT_LIKE))
+def test_font_like_distortions_keep_shape_and_range_and_change_the_batch(name):
+    x = _glyphs()
+    out = augment_batch(x, AugmentConfig(**{name: FONT_LIKE[name]}), torch.Generator().manual_seed(0))
+    assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
+    changed = (out - x).abs().amax((1, 2, 3)) > 0.05
+    assert changed.float().mean() > 0.5  # most images (a blur's sigma, uniform from 0, can be tiny)
+
+
+def test_older_configs_draw_and_give_what_they_did_before_the_font_like_distortions():
+    """Two configs that differ only in whether a font-like distortion is on share the older draws:
+    the older config's generator ends exactly where 6 + 32 numbers per image leave it."""
+    x, n = _glyphs(), 16
+    old, reference = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    augment_batch(x, GLYPH_CONFIG, old)
+    torch.rand(n, 6, generator=reference)
+    torch.rand(n, 2, 4, 4, generator=reference)
+    assert torch.equal(old.get_state(), reference.get_state())
+    torch.rand(n, 6, generator=reference)  # the font-like distortions' 6 per image come after
+    new = torch.Generator().manual_seed(5)
+    augment_batch(x, AugmentConfig(**{**vars(GLYPH_CONFIG), "blur": 1.0}), new)
+    assert torch.equal(new.get_state(), reference.get_state())
+
+
+def test_zero_stretch_crop_and_blur_are_the_identity():
+    x, n = _glyphs(4), 4
+    theta = affine_theta(torch.zeros(n), torch.ones(n), torch.zeros(n), torch.zeros(n, 2))
+    assert torch.equal(stretch(theta, torch.zeros(n)), theta)
+    cropped, window = recrop(theta, ink_box(x), torch.zeros(n, 2, 2))
+    assert torch.equal(cropped, theta)
+    assert torch.allclose(warp(x, cropped, window=window), x, atol=1e-5)
+    assert torch.allclose(gaussian_blur(x, torch.zeros(n), 3), x, atol=1e-6)
+
+
+def test_stretch_doubles_the_width_and_halves_the_height():
+    x = torch.zeros(1, 1, 28, 28)
+    x[0, 0, 10:18, 12:16] = 1.0  # 8 rows high, 4 columns wide, centred
+    theta = affine_theta(torch.zeros(1), torch.ones(1), torch.zeros(1), torch.zeros(1, 2))
+    out = warp(x, stretch(theta, torch.tensor([math.log(4.0)])))  # ratio 4: width x2, height /2
+    rows, cols = (out[0, 0] > 0.5).any(1).sum(), (out[0, 0] > 0.5).any(0).sum()
+    assert (rows, cols) == (4, 8)
+
+
+def test_ink_box_finds_the_glyph_and_the_whole_frame_when_empty():
+    x = torch.zeros(2, 1, 28, 28)
+    x[0, 0, 7:21, 14:21] = 0.5  # rows 7..20, columns 14..20
+    box = ink_box(x)
+    edges = lambda first, last: [first * 2 / 28 - 1, (last + 1) * 2 / 28 - 1]
+    assert torch.allclose(box[0], torch.tensor([edges(14, 20), edges(7, 20)]))
+    assert torch.allclose(box[1], torch.tensor([[-1.0, 1.0], [-1.0, 1.0]]))
+
+
+def test_crop_inwards_enlarges_and_cuts_outwards_shrinks_into_the_box():
+    x = torch.zeros(2, 1, 28, 28)
+    x[:, 0, 4:24, 4:24] = 1.0
+    x[:, 0, 4:24, 4] = 0.5  # a marked left column
+    theta = affine_theta(torch.zeros(2), torch.ones(2), torch.zeros(2), torch.zeros(2, 2))
+    moves = torch.tensor([[[-0.25, 0.0], [0.0, 0.0]], [[0.25, 0.0], [0.0, 0.0]]])  # left edge in, then out, by 5 px
+    cropped, window = recrop(theta, ink_box(x), moves)
+    out = warp(x, cropped, window=window)
+    # the marked column cut off, the rest stretched over the box (its last column half-read from outside: bilinear)
+    assert torch.allclose(out[0, 0, 4:24, 4:23], torch.ones(20, 19), atol=1e-5) and out[0, 0, 4:24, 23].min() > 0.8
+    assert out[0, 0, :, :4].abs().max() < 1e-6 and out[0, 0, :, 24:].abs().max() < 1e-6  # still the same box
+    ink = (out[1, 0] > 0.25).any(0).nonzero().flatten()  # 25 columns squeezed into the box's 20: a blank left margin
+    assert ink.min() >= 7 and ink.max() == 23
+
+
+def test_blur_keeps_the_ink_and_spreads_it():
+    x = torch.zeros(1, 1, 28, 28)
+    x[0, 0, 14, 14] = 1.0
+    out = gaussian_blur(x, torch.tensor([1.0]), 3)
+    assert out.sum().item() == pytest.approx(1.0, abs=1e-5)  # a normalised kernel, far from the border
+    offsets = torch.arange(-3, 4, dtype=torch.float32)
+    g = torch.exp(-offsets**2 / 2)
+    g = g / g.sum()
+    assert torch.allclose(out[0, 0, 11:18, 11:18], g[:, None] * g[None, :], atol=1e-6)
+
+
+@pytest.mark.parametrize("augment, message", [({"aspect": 1.5}, "aspect <= 1"), ({"crop": 0.5}, "crop < 0.5"),
+                                              ({"blur": 5}, "blur <= 4"), ({"blur": -1}, "must be >= 0")])
+def test_bad_font_like_settings_are_refused(augment, message):
+    from letterlab.errors import ConfigError
+    from letterlab.run_config import run_from_dict
+
+    with pytest.raises(ConfigError, match=message):
+        run_from_dict({"train": {"augment": augment}})

@@ -1,0 +1,74 @@
+"""Stochastic weight averaging: the final weights are the mean of the last epochs' weights, batch
+norm's statistics are recomputed on the training part, and each epoch's figures stay the live model's."""
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from letterlab.data.dataset import DataSplits
+from letterlab.errors import ConfigError
+from letterlab.run_config import run_from_dict
+from letterlab.runs import new_run_dir
+from letterlab.training.session import train_run
+
+MLP = {"model": {"hidden": [16], "activation": "tanh"}, "train": {"epochs": 4, "batch_size": 10, "lr": 0.1, "seed": 2}}
+
+
+def _splits(make_letters):
+    return DataSplits(make_letters(60, seed=1), make_letters(20, seed=2), make_letters(20, seed=3))
+
+
+def _weights_each_epoch(seen):
+    def make(context):
+        return lambda state, result: seen.append({k: v.clone() for k, v in state.model.state_dict().items()})
+    return make
+
+
+def _train(config, folder, splits, extra_hooks=()):
+    run = new_run_dir(str(folder), "")
+    train_run(run_from_dict(config), run, splits, torch.device("cpu"), progress=False, extra_hooks=extra_hooks)
+    return run
+
+
+def test_final_weights_are_the_mean_of_the_last_epochs_and_epoch_figures_the_live_models(tmp_path, make_letters):
+    splits, seen = _splits(make_letters), []
+    averaged = _train({**MLP, "train": {**MLP["train"], "swa_epochs": 3}}, tmp_path / "swa", splits, (_weights_each_epoch(seen),))
+    plain = _train(MLP, tmp_path / "plain", splits)
+    final = load_file(str(averaged / "model.safetensors"))
+    for name, value in final.items():
+        assert torch.allclose(value, torch.stack([epoch[name] for epoch in seen[1:]]).mean(0), atol=1e-6)
+        assert not torch.allclose(value, seen[-1][name])  # not simply the last epoch's
+    # averaging happens beside training: every epoch's numbers (live model) are the plain run's, bit for bit
+    assert (averaged / "metrics.jsonl").read_bytes() == (plain / "metrics.jsonl").read_bytes()
+    assert all(torch.equal(seen[-1][k], v) for k, v in load_file(str(plain / "model.safetensors")).items())
+
+
+def test_batch_norm_statistics_are_recomputed_on_the_training_part(tmp_path, make_letters):
+    splits = _splits(make_letters)
+    config = {"model": {"kind": "cnn", "blocks": [{"filters": 3, "kernel": 3, "pool": 2, "batch_norm": True}], "fc": [8],
+                        "fc_dropout": 0.0},
+              "train": {"optimizer": "adam", "lr": 0.01, "epochs": 3, "batch_size": 20, "swa_epochs": 2, "seed": 1}}
+    run = _train(config, tmp_path / "run", splits)
+    from letterlab.evaluation.trained import load_trained
+
+    model = load_trained(run, torch.device("cpu"))[1]
+    norm = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    saved = {k: v.clone() for k, v in norm.state_dict().items()}  # before the passes below move them
+    inputs = []
+    norm.register_forward_pre_hook(lambda module, args: inputs.append(args[0]))
+    from letterlab.models.inputs import images_to_tensor
+
+    with torch.no_grad():
+        model.train()
+        for batch in images_to_tensor(splits.train.images, torch.device("cpu")).split(20):  # 3 equal batches
+            model(batch)
+    mean = torch.stack([i.mean((0, 2, 3)) for i in inputs]).mean(0)
+    var = torch.stack([i.var((0, 2, 3), unbiased=True) for i in inputs]).mean(0)
+    assert torch.allclose(saved["running_mean"], mean, atol=1e-6) and torch.allclose(saved["running_var"], var, atol=1e-6)
+    assert saved["num_batches_tracked"].item() == 3  # counted afresh: 3 batches of the 60 training images
+
+
+@pytest.mark.parametrize("swa_epochs", [-1, 5])
+def test_bad_swa_epochs_are_refused(swa_epochs):
+    with pytest.raises(ConfigError, match="train.swa_epochs must be between 0 and train.epochs"):
+        run_from_dict({"train": {"epochs": 4, "swa_epochs": swa_epochs}})
