@@ -76,7 +76,7 @@ def test_warm_up_then_one_captured_step_replayed_matches_the_eager_loop(tmp_path
             captured.append(len(calls))
             return step
 
-        monkeypatch.setattr(loop, "run_steps", lambda *args, calls=calls, **kwargs: calls.append((len(args[4]), len(args[4][0]))) or real_steps(*args, **kwargs))
+        monkeypatch.setattr(loop, "run_steps", lambda *args, calls=calls, **kw: calls.append((len(args[4]), len(args[4][0]))) or real_steps(*args, **kw))
         monkeypatch.setattr(graphed, "capture_step", capture)
         monkeypatch.setattr(loop, "can_graph", lambda x, config, graphs=graphs: graphs)
         state = train_run(run_from_dict(values), new_run_dir(str(tmp_path / name), ""), splits, torch.device("cpu"), progress=False)
