@@ -20,6 +20,7 @@ from letterlab.errors import LetterlabError
 from letterlab.evaluation.epoch_hooks import DEFAULT_EPOCH_HOOKS
 from letterlab.evaluation.probes import probes_per_epoch
 from letterlab.evaluation.scoring import RunResults, score, write_results
+from letterlab.evaluation.trained import load_teachers
 from letterlab.models.inputs import pick_device
 from letterlab.models.presets import HOMEWORK_PRESETS
 from letterlab.reports.profiles import profile_config
@@ -41,16 +42,17 @@ def _own_rng(device: torch.device):
 
 def train_and_evaluate(config: RunConfig, run_dir: Path, device=None, *, resume: bool = False, progress: bool | None = None,
                        extra_hooks=(), announce: Callable[[str], None] = lambda _: None) -> RunResults:
-    """Train into `run_dir` (fresh, or resumed from its checkpoint), then score the test part;
-    writes results.json and confusion.txt."""
+    """Train into `run_dir` (fresh, or resumed from its checkpoint; distilled from the config's
+    teachers, if any), then score the test part; writes results.json and confusion.txt."""
     from letterlab.training.session import train_run
 
     device = pick_device(device)
     splits = load_run_splits(run_dir, config) if resume else load_splits(config)
     announce(f"data: {splits.train.source}: train {len(splits.train)}, validation {len(splits.val)}, test {len(splits.test)}")
+    teachers = load_teachers(config.train.teachers, splits.classes, device)
     with _own_rng(device):
         state = train_run(config, run_dir, splits, device, resume=resume, progress=progress,
-                          extra_hooks=epoch_hooks(config, extra_hooks))
+                          extra_hooks=epoch_hooks(config, extra_hooks), teachers=teachers)
     return write_results(config, run_dir, score(state.model, splits.test, device, config.train.precision, config.train.loss))
 
 

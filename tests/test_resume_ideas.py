@@ -44,3 +44,24 @@ def test_killed_mid_run_and_resumed_equals_an_uninterrupted_run(tmp_path, make_l
     assert (run / "metrics.jsonl").read_bytes() == (whole / "metrics.jsonl").read_bytes()
     final, reference = load_file(str(run / "model.safetensors")), load_file(str(whole / "model.safetensors"))
     assert final.keys() == reference.keys() and all(torch.equal(final[k], reference[k]) for k in final)
+
+
+def test_distilled_run_killed_and_resumed_equals_an_uninterrupted_run(tmp_path, make_letters):
+    """The teachers are not in the checkpoint: loaded again from their folders, they give the same targets."""
+    from letterlab.evaluation.trained import load_teachers
+
+    splits, device = DataSplits(make_letters(60, seed=1), make_letters(20, seed=2), make_letters(20, seed=3)), torch.device("cpu")
+    teacher = new_run_dir(str(tmp_path / "teacher"), "")
+    train_run(run_from_dict({**CNN, "train": {**CNN["train"], "epochs": 2}}), teacher, splits, device, progress=False)
+    config = run_from_dict({**CNN, "train": {**CNN["train"], "teachers": [str(teacher)], "distill_weight": 0.6,
+                                             "augment": {"blur": 0.8}, "mix": "mixup"}})
+    load = lambda: load_teachers(config.train.teachers, splits.classes, device)
+    whole = new_run_dir(str(tmp_path / "whole"), "")
+    train_run(config, whole, splits, device, progress=False, teachers=load())
+    run = new_run_dir(str(tmp_path / "run"), "")
+    with pytest.raises(TrainingInterrupted):
+        train_run(config, run, splits, device, progress=False, extra_hooks=(_kill_after(2),), teachers=load())
+    train_run(config, run, splits, device, resume=True, progress=False, teachers=load())
+    assert (run / "metrics.jsonl").read_bytes() == (whole / "metrics.jsonl").read_bytes()
+    final, reference = load_file(str(run / "model.safetensors")), load_file(str(whole / "model.safetensors"))
+    assert all(torch.equal(final[k], reference[k]) for k in reference)

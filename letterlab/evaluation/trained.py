@@ -25,6 +25,21 @@ def load_trained(run_dir: str | Path, device: torch.device | None = None) -> tup
     return config, model
 
 
+def load_teachers(run_dirs: list[str], classes: tuple[str, ...], device: torch.device) -> list[torch.nn.Module]:
+    """The distillation teachers' final models (`TrainConfig.teachers`, letterlab.training.distill), each
+    checked to predict the student's `classes`."""
+    from letterlab.errors import LetterlabError
+
+    teachers = []
+    for run_dir in run_dirs:
+        model = load_trained(run_dir, device)[1]
+        if read_classes(Path(run_dir)) != tuple(classes):
+            raise LetterlabError(f"{run_dir}: a teacher must predict the run's classes ({', '.join(classes)}), "
+                                 f"this one predicts {', '.join(read_classes(Path(run_dir)))}")
+        teachers.append(model)
+    return teachers
+
+
 def probabilities(model: torch.nn.Module, images: np.ndarray, device: torch.device, precision: str = "fp32", batch_size: int = 1000) -> np.ndarray:
     """Softmax probabilities (N, classes) for uint8 images (N, 28, 28)."""
     logits = predict_logits(model, images_to_tensor(images, device), batch_size, precision)

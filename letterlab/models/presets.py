@@ -133,6 +133,9 @@ def resolve_config(source: str | Path | RunConfig | None, data: str | Path | Non
     extra = values.get("train", {}).get("extra_train")
     if extra:
         values = merge(values, {"train": {"extra_train": _absolute_source(extra)}})
+    teachers = values.get("train", {}).get("teachers")
+    if teachers and isinstance(teachers, list):  # run folders, found from anywhere
+        values = merge(values, {"train": {"teachers": [str(Path(t).resolve()) if isinstance(t, str) and t else t for t in teachers]}})
     return run_from_dict(values, where=where)
 
 

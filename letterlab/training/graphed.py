@@ -12,7 +12,7 @@ takes the eager step. Dropout's random numbers come from the graph-safe Philox o
 differ from an eager run's.
 
 Used only where the lr is constant and nothing random is drawn on the host during an epoch (no
-augmentation, no mixing). The capture itself is `capture_step` (a CUDA graph); tests put a fake in its place
+augmentation, mixing or teachers). The capture itself is `capture_step` (a CUDA graph); tests put a fake in its place
 that replays by calling the step again, which is what a graph does, so the bookkeeping around it is
 checked on a CPU too (tests/test_graphed.py)."""
 
@@ -31,7 +31,7 @@ WARMUP_STEPS = 3  # eager steps before the capture, as PyTorch's CUDA graph note
 
 
 def can_graph(x: torch.Tensor, config: TrainConfig) -> bool:
-    return x.is_cuda and config.schedule == "constant" and not is_active(config.augment) and config.mix == "none"
+    return x.is_cuda and config.schedule == "constant" and not is_active(config.augment) and config.mix == "none" and not config.teachers
 
 
 def capture_step(step: Callable[[], tuple], stream) -> Callable[[], tuple]:

@@ -7,13 +7,13 @@ class of every image, the first layer's gradient) and share this module's bookke
 1. plain autograd and the optimizer (`run_steps`): always right, and the only path with
    `fast_paths = false`;
 2. the MLP step with its backward pass written out (`manual_mlp`): an MLP with plain SGD
-   (no momentum, weight decay or label smoothing), fp32, no augmentation and no mixing, on a CPU;
-3. stacked seeds (`stacked`): several seeds of one MLP without augmentation, mixing or weight
-   averaging trained as one model (`train --seeds N`, `reproduce --seeds N`), any device; its steps
+   (no momentum, weight decay or label smoothing), fp32, no augmentation, mixing or teachers, on a CPU;
+3. stacked seeds (`stacked`): several seeds of one MLP without augmentation, mixing, teachers or
+   weight averaging trained as one model (`train --seeds N`, `reproduce --seeds N`), any device; its steps
    take path 2 where path 2 applies, else autograd;
-4. a CUDA graph of the step (`graphed`): on a GPU with a constant learning rate, no augmentation
-   and no mixing, every full-size batch after a run's first few (eager) steps replays one captured step.
-Mixup/CutMix (`mixing`) therefore always takes path 1. Weight averaging (`swa`) works at epoch
+4. a CUDA graph of the step (`graphed`): on a GPU with a constant learning rate, no augmentation,
+   mixing or teachers, every full-size batch after a run's first few (eager) steps replays one captured step.
+Mixup/CutMix (`mixing`) and distillation (`distill`) therefore always take path 1. Weight averaging (`swa`) works at epoch
 ends, outside the steps, on paths 1, 2 and 4.
 Paths 2-4 match path 1 up to float rounding (tests/test_manual_mlp.py, test_stacked.py,
 test_graphed.py, test_fast_paths.py).
@@ -39,6 +39,7 @@ from letterlab.models.inference import autocast, loss_from_logits, predict_logit
 from letterlab.run_config import TrainConfig
 from letterlab.training.augment import augment_batch, is_active
 from letterlab.training.batches import epoch_order, order_shape
+from letterlab.training.distill import distillation_loss, ensemble_probabilities
 from letterlab.training.graphed import GraphedSteps, can_graph
 from letterlab.training.manual_mlp import can_step_manually, manual_steps
 from letterlab.training.mixing import mix_batch, mixed_loss
@@ -56,6 +57,8 @@ class TrainingState:
     epoch: int = 0  # epochs completed
     step: int = 0  # batches completed (TensorBoard's global step)
     averaged: AveragedModel | None = None  # the weight average (`swa_epochs`), from the first averaged epoch on
+    # The distillation teachers' models (`teachers`), in evaluation mode; not in checkpoints: loaded from their run folders
+    teachers: list[nn.Module] = field(default_factory=list)
 
     @functools.cached_property
     def optimizer(self) -> torch.optim.Optimizer:
@@ -150,6 +153,9 @@ def run_steps(state: TrainingState, x: torch.Tensor, y: torch.Tensor, config: Tr
             first += len(index)
         else:
             loss = loss_from_logits(logits.float(), batch_y, config.loss, smoothing=config.label_smoothing)
+        if state.teachers:
+            soft = ensemble_probabilities(state.teachers, batch_x, config.distill_temperature, config.precision)
+            loss = (1 - config.distill_weight) * loss + config.distill_weight * distillation_loss(logits.float(), soft, config.distill_temperature)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -9,7 +9,7 @@ It computes what autograd computes, up to float rounding (tests/test_manual_mlp.
 the same per-batch loss, predictions and first-layer gradient L1 norm.
 
 Used for letterlab's MLPs on a CPU with plain SGD (no momentum, no weight decay), cross-entropy on
-the logits without label smoothing, float32, no augmentation and no mixing; everything else goes through
+the logits without label smoothing, float32, no augmentation, mixing or teachers; everything else goes through
 autograd."""
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ def plain_sgd_on_cpu(x: torch.Tensor, config: TrainConfig) -> bool:
     """The training settings the written-out step covers (the model aside)."""
     return (x.device.type == "cpu" and config.optimizer == "sgd" and config.momentum == 0 and config.weight_decay == 0
             and config.loss == "logits" and config.label_smoothing == 0 and config.precision == "fp32"
-            and not is_active(config.augment) and config.mix == "none")
+            and not is_active(config.augment) and config.mix == "none"
+            and not config.teachers)
 
 
 def can_step_manually(model: nn.Module, x: torch.Tensor, config: TrainConfig) -> bool:

@@ -56,13 +56,17 @@ def new_state(config: RunConfig, device: torch.device, classes: int = NUM_CLASSE
 
 
 def train_run(config: RunConfig, run_dir: Path, splits: DataSplits, device: torch.device, *,
-              resume: bool = False, progress: bool | None = None, extra_hooks=()) -> TrainingState:
+              resume: bool = False, progress: bool | None = None, extra_hooks=(), teachers=()) -> TrainingState:
     """Train into `run_dir` (fresh, or resumed from its last checkpoint) and save the final weights.
 
-    `extra_hooks` are factories `f(context) -> epoch_end hook`, for callers higher in the pipeline.
+    `extra_hooks` are factories `f(context) -> epoch_end hook`, for callers higher in the pipeline;
+    `teachers` the models of `config.train.teachers`, loaded by the caller (`evaluation.trained.load_teachers`).
     `progress`: see `training.progress.progress_for`. Raises TrainingDiverged (NaN/inf loss) and
     TrainingInterrupted (Ctrl-C); both keep the last checkpoint, from which `resume=True` continues."""
+    if len(teachers) != len(config.train.teachers):
+        raise LetterlabError(f"{run_dir}: the config names {len(config.train.teachers)} teachers, {len(teachers)} were loaded")
     state = new_state(config, device, len(splits.classes))
+    state.teachers = list(teachers)
     check_room(run_dir, bytes_needed(state, config.train.swa_epochs > 0))
     with RunLock(run_dir):
         if resume:

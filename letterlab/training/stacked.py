@@ -66,10 +66,11 @@ class StackedMLP(nn.Module):
 
 
 def can_stack(configs: list[RunConfig]) -> bool:
-    """True for two or more MLP runs without augmentation, mixing or weight averaging, with fast paths on,
+    """True for two or more MLP runs without augmentation, mixing, teachers or weight averaging, with fast paths on,
     that differ only in their seed."""
     if len(configs) < 2 or not all(isinstance(c.model, MLPConfig) and not is_active(c.train.augment) and c.train.mix == "none"
-                                   and c.train.swa_epochs == 0 and c.train.fast_paths for c in configs):
+                                   and c.train.swa_epochs == 0 and not c.train.teachers
+                                   and c.train.fast_paths for c in configs):
         return False
     unseeded = [dataclasses.replace(c, train=dataclasses.replace(c.train, seed=0)) for c in configs]
     return all(c == unseeded[0] for c in unseeded)
