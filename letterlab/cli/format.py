@@ -149,8 +149,8 @@ def sweep_text(result) -> str:
              for row in [SWEEP_HEADER] + rows]
     counts = Counter(trial.status for trial in result.trials)
     done = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    failed = "".join(f"\nfailed: {t.variant}/seed{t.seed}: {t.error}" for t in result.failed)
+    failed = "".join(f"\nfailed: {t.name}: {t.error}" for t in result.failed)
     return (f"{len(result.trials)} trials ({done}) in {result.wall_seconds:.1f} s (Ray started in {result.ray_start_seconds:.1f} s)\n"
-            + "\n".join(lines) + "\nvs base: test images only the variant / only the base got right, summed over the seeds both have; "
-            "p: McNemar's exact test, the largest over those seeds"
+            + "\n".join(lines) + "\nvs base: test images only the variant / only the base got right, summed over the seeds (and folds) both have; "
+            "p: McNemar's exact test, the largest over those pairs"
             + failed)
