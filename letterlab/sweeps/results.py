@@ -19,6 +19,7 @@ from letterlab.files import write_json_atomic
 from letterlab.reports.sweep_section import SWEEP_JSON
 from letterlab.run_config import to_dict
 from letterlab.sweeps.spec import BASE, Variant, get_setting
+from letterlab.sweeps.trial import trial_folder
 
 HPARAMS_SUFFIX = ".hparams"  # the events file of a trial's HParams row, rewritten by each sweep
 
@@ -45,7 +46,7 @@ class TrialResult:
     @property
     def name(self) -> str:
         """'variant/seedK', or 'variant/seedK-foldF' in a cross-validated sweep."""
-        return f"{self.variant}/seed{self.seed}" + (f"-fold{self.fold}" if self.fold is not None else "")
+        return f"{self.variant}/{trial_folder(self.seed, self.fold)}"
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from letterlab.run_config import run_from_dict, to_dict
 from letterlab.runs import RunLock
 from letterlab.sweeps.results import SweepResult, TrialResult, summarise, write_hparams, write_sweep_json
 from letterlab.sweeps.spec import FOLD_BY, SweepSpec, Variant, searched_variant
-from letterlab.sweeps.trial import TrialPlan, train_trial, unpack_correct
+from letterlab.sweeps.trial import TrialPlan, train_trial, trial_folder, unpack_correct
 
 SEARCHES = ("random", "optuna")
 MAX_FAILURES = 2  # a failed trial (a worker killed, a node lost) is retried this often, from its checkpoint
@@ -127,8 +127,7 @@ def plan_trial(variant: Variant, seed: int, out: Path, threads: int, device: str
     if fold is not None:
         changes |= {"val_folds": folds, "val_fold": fold, "val_split": FOLD_BY[fold_by]}
     config = dataclasses.replace(variant.config, train=dataclasses.replace(variant.config.train, **changes))
-    folder = f"seed{seed}" if fold is None else f"seed{seed}-fold{fold}"
-    return TrialPlan(variant.name, seed, str(out / variant.name / folder), to_dict(config), threads, device, fold)
+    return TrialPlan(variant.name, seed, str(out / variant.name / trial_folder(seed, fold)), to_dict(config), threads, device, fold)
 
 
 def _tune_trial(param: dict, sweep: dict) -> None:
@@ -189,8 +188,7 @@ def _search_space(tune, spec: SweepSpec) -> dict:
 def _trial_name(trial) -> str:
     """'variant/seedK' (or 'variant/seedK-foldF') of a Tune trial, from its plan or its last report."""
     source = trial.config.get("plan") or trial.last_result or {}
-    fold = source.get("fold")
-    return f"{source.get('variant', trial.trial_id)}/seed{source.get('seed', '?')}" + (f"-fold{fold}" if fold is not None else "")
+    return f"{source.get('variant', trial.trial_id)}/{trial_folder(source.get('seed', '?'), source.get('fold'))}"
 
 
 def _callback(tune, total: int, announce: Callable[[str], None], progress: bool | None):

@@ -35,6 +35,11 @@ class TrialPlan:
     fold: int | None = None  # the validation fold, in a cross-validated sweep
 
 
+def trial_folder(seed, fold: int | None) -> str:
+    """A trial's folder in its variant's: seedK, or seedK-foldF in a cross-validated sweep."""
+    return f"seed{seed}" if fold is None else f"seed{seed}-fold{fold}"
+
+
 def pack_correct(correct: np.ndarray) -> str:
     return base64.b64encode(np.packbits(correct.astype(bool)).tobytes()).decode()
 
