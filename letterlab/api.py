@@ -516,21 +516,22 @@ def reproduce(data: str | Path | None = None, *, out: str | Path | None = None, 
 
 
 def sweep(spec: str | Path, *, out: str | Path | None = None, seeds: int | None = None, settings: dict[str, Any] | None = None,
-          only: list[str] | None = None, address: str | None = None,
+          only: list[str] | None = None, folds: int | None = None, address: str | None = None,
           max_concurrent: int | None = None, cpus_per_trial: float = 1, gpus_per_trial: float = 0, search: str | None = None,
           trials: int = 8, asha: bool = False, progress: bool | None = None, announce: Callable[[str], None] | None = None):
     """Run a sweep spec (TOML: a base, variants and/or a grid, seeds, data; docs/sweeps.md) on Ray
     Tune into `out` (default runs/sweep-<spec name>): each (variant, seed) an ordinary run folder
     out/<variant>/seed<k>, trained as `letterlab train` would. `address`: None starts Ray on this
     machine, "auto" or "ray://host:port" joins a cluster. `seeds`: 0..seeds-1 instead of the spec's;
-    `settings` ({"train.epochs": 2}) add to its overrides; `only`: these variants beside the base.
-    `search` ("random" or "optuna") draws `trials` settings from the spec's [search] ranges (first
-    seed only); `asha` stops weak trials early on validation accuracy. Running it again reuses
-    finished trials and resumes interrupted ones. Returns a SweepResult (also OUT/sweep.json)."""
+    `settings` ({"train.epochs": 2}) add to its overrides; `only`: these variants beside the base;
+    `folds` (2 or more) cross-validates every (variant, seed), a trial per fold (the spec's `fold_by`:
+    by font unless it says "image"), in out/<variant>/seed<k>-fold<f>. `search` ("random" or "optuna")
+    draws `trials` settings from the spec's [search] ranges (first seed only); `asha` stops weak
+    trials early on validation accuracy. Running it again reuses finished trials and resumes interrupted ones. Returns a SweepResult (also OUT/sweep.json)."""
     from letterlab.sweeps.runner import run_sweep
     from letterlab.sweeps.spec import load_spec
 
-    loaded = load_spec(spec, seeds, settings, only)
+    loaded = load_spec(spec, seeds, settings, only, folds)
     folder = Path(out) if out is not None else Path("runs") / f"sweep-{Path(spec).stem}"
     return run_sweep(loaded, folder, address=address, max_concurrent=max_concurrent, cpus_per_trial=cpus_per_trial,
                      gpus_per_trial=gpus_per_trial, search=search, trials=trials, asha=asha, progress=progress,

@@ -114,6 +114,19 @@ class TrainConfig:
     # 0: no validation part, train on the whole pool (once the settings were chosen on validation).
     val_fraction: float = 0.2
     test_fraction: float = 0.2  # only for data without a test part of its own
+    # "random": the parts are split by image, stratified by class. "font": every font on one side, so
+    # validation (or test) shows letters from fonts the net never trained on; needs the images' fonts
+    # (an .npz 'font' array, notMNIST's file names, the embedded set, or `fonts_from`).
+    val_split: Literal["random", "font"] = "random"
+    test_split: Literal["random", "font"] = "random"  # only for data without a test part of its own
+    # k-fold validation: with val_folds >= 2 the validation part is fold `val_fold` (0-based) of that many
+    # (by image or by font, as val_split says) and val_fraction is not used; `letterlab sweep` with
+    # `folds = K` runs every fold.
+    val_folds: int = 0
+    val_fold: int = 0
+    # A source that names each image's font (such as notmnist_small.npz), for data that does not (the
+    # course's pickles): an image's font is that of the same pixels there.
+    fonts_from: str = ""
     precision: Literal["fp32", "bf16"] = "fp32"
     eval_batch_size: int = 1000
     # Log a fixed panel of probe images (feature maps, top-3 bars, saliency) and the filter grid to
@@ -248,6 +261,8 @@ def validate(config: RunConfig, where: str = "config") -> None:
         (t.epochs >= 0, "train.epochs must be >= 0"),
         (0 <= t.val_fraction < 1, "train.val_fraction must be in [0, 1)"),
         (0 < t.test_fraction < 1, "train.test_fraction must be between 0 and 1"),
+        (t.val_folds == 0 or t.val_folds >= 2, "train.val_folds must be 0 (one validation part) or at least 2"),
+        (0 <= t.val_fold < max(t.val_folds, 1), "train.val_fold must be in 0..val_folds - 1"),
         (0 <= t.momentum < math.inf and 0 <= t.weight_decay < math.inf, "train.momentum and train.weight_decay must be finite and >= 0"),
         (0 < m.init_std < math.inf, "model.init_std must be > 0 and finite"),
         (0 <= t.warmup_fraction <= 1, "train.warmup_fraction must be between 0 and 1"),

@@ -116,8 +116,18 @@ def write_run_description(run_dir: Path, config: RunConfig, splits, device: str)
         "device": device, "threads": torch.get_num_threads(), "seed": config.train.seed,
         "data": {"source": splits.train.source, "sha256": splits.fingerprint(),
                  "train": len(splits.train), "val": len(splits.val), "test": len(splits.test),
-                 "classes": list(splits.classes)},
+                 "classes": list(splits.classes), "fonts": _font_record(splits)},
     })
+
+
+def _font_record(splits) -> dict | None:
+    """Where the fonts of a run's images come from and how many each part has (None when the source names none)."""
+    if splits.train.fonts is None:
+        return None
+    parts = {"train": splits.train, "val": splits.val, "test": splits.test}
+    counts = {name: len(set(part.fonts.tolist())) for name, part in parts.items() if part.fonts is not None}
+    shared = set(splits.train.fonts.tolist()) & set(splits.val.fonts.tolist()) if splits.val.fonts is not None else set()
+    return {"source": splits.train.font_source, "fonts": counts, "fonts_in_train_and_val": len(shared)}
 
 
 def read_classes(run_dir: Path) -> tuple[str, ...]:

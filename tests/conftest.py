@@ -47,7 +47,7 @@ def letters_npz(tmp_path_factory):
             with pytest.MonkeyPatch.context() as monkey:
                 monkey.setenv("LETTERLAB_CACHE", str(folder / "cache"))
                 letters = load_embedded(seed=seed, per_class=per_class).train
-            np.savez(folder / "letters.npz", images=letters.images, labels=letters.labels)
+            np.savez(folder / "letters.npz", images=letters.images, labels=letters.labels, font=letters.fonts)
             made[seed, per_class] = folder / "letters.npz"
         return made[seed, per_class]
 

@@ -49,9 +49,29 @@ def test_cache_file_is_written_atomically_and_read(cache_in_tmp):
     assert np.array_equal(first.images, again.images) and np.array_equal(first.labels, again.labels)
     # Replace the stored images: the next call must return what the file holds.
     with np.load(files[0], allow_pickle=False) as stored:
-        fonts = stored["fonts"]
-    np.savez(files[0], images=255 - first.images, labels=first.labels, fonts=fonts)
+        kept = {name: stored[name] for name in stored.files if name != "images"}
+    np.savez(files[0], images=255 - first.images, **kept)
     assert np.array_equal(load_embedded(seed=1, per_class=10).train.images, 255 - first.images)
+
+
+def test_each_image_names_the_font_it_was_rendered_from(cache_in_tmp):
+    fresh = load_embedded(seed=1, per_class=30).train
+    cached = load_embedded(seed=1, per_class=30).train
+    assert fresh.fonts is not None and np.array_equal(fresh.fonts, cached.fonts)
+    assert fresh.font_source == "the font file each image was rendered from"
+    fonts, counts = np.unique(fresh.fonts, return_counts=True)
+    assert len(fonts) == 23 and all(name.endswith(".ttf") for name in fonts)  # matplotlib 3.11's fonts, each used
+    assert counts.min() >= 10  # every font renders every letter at least once (30 a letter over 23 fonts)
+
+
+def test_a_cache_from_before_fonts_were_recorded_is_made_again(cache_in_tmp):
+    first = load_embedded(seed=1, per_class=10).train
+    (path,) = cache_in_tmp.iterdir()
+    with np.load(path, allow_pickle=False) as stored:
+        older = {name: stored[name] for name in stored.files if name != "image_fonts"}
+    np.savez(path, **older)
+    again = load_embedded(seed=1, per_class=10).train
+    assert np.array_equal(again.images, first.images) and np.array_equal(again.fonts, first.fonts)
 
 
 def test_damaged_cache_is_regenerated(cache_in_tmp):

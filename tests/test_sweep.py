@@ -98,6 +98,8 @@ def test_a_grid_point_equal_to_the_base_runs_once_and_set_and_only_narrow_the_sw
     ('base = "mlp-tanh-50"\nseeds = [0]\n[variants."../x"]\ntrain.lr = 0.1\n', "becomes a folder"),
     ('base = "mlp-tanh-50"\nseeds = [0]\n[search]\n"train.batch_size" = {low = 32, high = 512}\n', "add integer = true"),
     ('base = "mlp-tanh-50"\nseeds = [0]\n[search]\n"train.optimizer" = ["adam", "bogus"]\n', "'bogus' is not one of"),
+    ('base = "mlp-tanh-50"\nseeds = [0]\nfolds = 1\n', "folds needs a whole number of folds, 2 or more"),
+    ('base = "mlp-tanh-50"\nseeds = [0]\nfolds = 3\nfold_by = "writer"\n', "fold_by needs"),
 ])
 def test_bad_specs_are_refused_naming_the_file_and_key(tmp_path, text, message):
     path = tmp_path / "bad.toml"
@@ -123,6 +125,20 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"127.0.0.1:{port}: no Ray cluster answers there" in err
     assert time.monotonic() - started < 10
+
+
+def test_folds_are_refused_with_a_search_and_on_data_without_fonts_before_ray_starts(tmp_path, capsys, make_letters):
+    spec = tmp_path / "cv.toml"
+    spec.write_text('base = "mlp-tanh-50"\nseeds = [0]\n[search]\n"train.lr" = [0.1, 0.2]\n')
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "a"), "--folds", "3", "--search", "random"]) == 2
+    assert "folds are for variants and grids" in capsys.readouterr().err
+    letters = make_letters(200)
+    np.savez(tmp_path / "plain.npz", images=letters.images, labels=letters.labels)  # no font array
+    spec.write_text(f'base = "mlp-tanh-50"\nseeds = [0]\nfolds = 3\ndata = "{tmp_path / "plain.npz"}"\n')
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and 'plain.npz: val_split = "font" needs each image\'s font' in err
+    assert not (tmp_path / "b" / "ray").exists()
 
 
 # --- on a Ray cluster ---------------------------------------------------------------------
@@ -377,3 +393,45 @@ def test_a_search_that_draws_the_same_settings_twice_trains_them_once(tmp_path, 
     runs = [t["run"] for t in result["trials"]]
     assert len(runs) == len(set(runs)) <= 2 and all(t["status"] in ("trained", "reused") for t in result["trials"])
     assert all(row["seeds"] == 1 for row in result["variants"]) and "base" not in {row["name"] for row in result["variants"]}
+
+
+CV_SPEC = """base = "mlp-tanh-50"
+seeds = [0]
+folds = 2
+data = "{data}"
+[overrides]
+train.epochs = {epochs}
+[variants.lr-high]
+train.lr = 0.05
+"""
+
+
+def test_folds_train_a_trial_per_fold_each_validated_on_fonts_it_never_trained_on(tmp_path, letters_npz, ray_cluster):
+    address, env = ray_cluster
+    spec = write_spec(tmp_path, letters_npz(0), epochs=1, text=CV_SPEC)
+    out = tmp_path / "sweep"
+    done = subprocess.run(sweep_command(spec, out, address), capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads((out / "sweep.json").read_text())
+    trials = {(t["variant"], t["fold"]): t for t in result["trials"]}
+    assert set(trials) == {("base", 0), ("base", 1), ("lr-high", 0), ("lr-high", 1)}
+    pool = 0
+    for (variant, fold), trial in trials.items():
+        run = Path(trial["run"])
+        assert run == out / variant / f"seed0-fold{fold}" and f"{variant}/seed0-fold{fold}: trained" in done.stdout
+        train = json.loads((run / "config.json").read_text())["train"]
+        assert (train["val_folds"], train["val_fold"], train["val_split"]) == (2, fold, "font")
+        data = json.loads((run / "environment.json").read_text())["data"]
+        assert data["fonts"]["fonts_in_train_and_val"] == 0
+        pool = pool or data["train"] + data["val"]
+        assert data["train"] + data["val"] == pool  # every fold cuts the same pool
+    from letterlab.data.run_data import load_run_splits
+
+    vals = [load_run_splits(Path(trials["base", f]["run"])).val for f in (0, 1)]
+    assert not set(vals[0].fonts.tolist()) & set(vals[1].fonts.tolist())
+    assert len(vals[0]) + len(vals[1]) == pool  # each image validates once
+    rows = {row["name"]: row for row in result["variants"]}
+    assert (rows["base"]["seeds"], rows["base"]["folds"]) == (1, 2)
+    assert rows["base"]["val_mean"] == pytest.approx(np.mean([trials["base", f]["val_accuracy"] for f in (0, 1)]))
+    assert rows["lr-high"]["mcnemar"]["seeds"] == 2  # fold by fold against the base's same fold
+    assert "1 x 2 folds" in done.stdout

@@ -105,6 +105,7 @@ def data_info_text(summary: dict) -> str:
         ("pixels", *(f"{parts[name]['pixel_min']}..{parts[name]['pixel_max']}" for name in names)),
         ("duplicates", *(str(parts[name]["duplicates"]) for name in names)),
         ("skipped files", *(str(parts[name]["skipped"]) for name in names)),
+        ("fonts", *("-" if parts[name]["fonts"] is None else str(parts[name]["fonts"]) for name in names)),
     ]
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     lines = [f"{name}: {parts[name]['source']}" for name in names]
@@ -112,6 +113,8 @@ def data_info_text(summary: dict) -> str:
                         for column, (cell, width) in enumerate(zip(row, widths))).rstrip() for row in rows]
     if "test_images_also_in_train" in summary:
         lines.append(f"test images also in train (exact copies): {summary['test_images_also_in_train']}")
+    named_by = dict.fromkeys(parts[name]["fonts_named_by"] for name in names if parts[name]["fonts_named_by"])
+    lines += [f"fonts named by: {source}" for source in named_by]
     return "\n".join(lines)
 
 
@@ -149,8 +152,8 @@ def sweep_text(result) -> str:
              for row in [SWEEP_HEADER] + rows]
     counts = Counter(trial.status for trial in result.trials)
     done = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    failed = "".join(f"\nfailed: {t.variant}/seed{t.seed}: {t.error}" for t in result.failed)
+    failed = "".join(f"\nfailed: {t.name}: {t.error}" for t in result.failed)
     return (f"{len(result.trials)} trials ({done}) in {result.wall_seconds:.1f} s (Ray started in {result.ray_start_seconds:.1f} s)\n"
-            + "\n".join(lines) + "\nvs base: test images only the variant / only the base got right, summed over the seeds both have; "
-            "p: McNemar's exact test, the largest over those seeds"
+            + "\n".join(lines) + "\nvs base: test images only the variant / only the base got right, summed over the seeds (and folds) both have; "
+            "p: McNemar's exact test, the largest over those pairs"
             + failed)

@@ -16,6 +16,9 @@ def register(subparsers) -> None:
     sweep.add_argument("spec", metavar="SPEC", type=Path)
     sweep.add_argument("--out", metavar="DIR", type=Path, help="sweep folder (default runs/sweep-<spec name>)")
     sweep.add_argument("--seeds", type=int, metavar="N", help="seeds 0..N-1 instead of the spec's")
+    sweep.add_argument("--folds", type=int, metavar="K",
+                       help="cross-validate: K trials per variant and seed, each validating on one fold (by font "
+                            "unless the spec says fold_by = \"image\"), OUT/VARIANT/seedS-foldF")
     sweep.add_argument("--address", metavar="ADDR", help="join a Ray cluster: auto, host:port or ray://host:port (default: start Ray here)")
     sweep.add_argument("--max-concurrent", type=int, metavar="K", help="at most K trials at once (default: as resources allow)")
     sweep.add_argument("--cpus-per-trial", type=float, default=1, metavar="C", help="CPUs (and torch threads) per trial (default 1)")
@@ -54,7 +57,7 @@ def run_sweep_command(args) -> int:
     from letterlab.cli.format import sweep_text
 
     result = letterlab.sweep(args.spec, out=args.out, seeds=args.seeds, settings=parse_settings(args.settings),
-                             only=args.only.split(",") if args.only else None, address=args.address, max_concurrent=args.max_concurrent,
+                             only=args.only.split(",") if args.only else None, folds=args.folds, address=args.address, max_concurrent=args.max_concurrent,
                              cpus_per_trial=args.cpus_per_trial, gpus_per_trial=args.gpus_per_trial, search=args.search,
                              trials=args.trials, asha=args.asha, progress=False if args.no_progress else None, announce=print)
     print(sweep_text(result))

@@ -3,6 +3,7 @@ names of the K classes (A..J unless the source names them)."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 
@@ -37,7 +38,9 @@ def check_class_names(names, source: str) -> tuple[str, ...]:
 class LetterImages:
     """A set of letter images. `images` uint8 (N, 28, 28), white glyph on black; `labels` int64 (N,),
     indices into `classes`, the class names. `named`: the names came from the source (folder names,
-    an npz's or pickle's `classes`, --classes) rather than from `unnamed_classes`."""
+    an npz's or pickle's `classes`, --classes) rather than from `unnamed_classes`. `fonts`: each image's
+    font (a str array, N) where the source names them, for font-grouped splits; `font_source` says where
+    the names come from."""
 
     images: np.ndarray
     labels: np.ndarray
@@ -45,6 +48,8 @@ class LetterImages:
     skipped: int = 0  # files that could not be read and were left out
     classes: tuple[str, ...] = tuple(LETTERS)
     named: bool = False
+    fonts: np.ndarray | None = None
+    font_source: str = ""
 
     def __post_init__(self):
         if self.images.dtype != np.uint8 or self.images.ndim != 3 or self.images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
@@ -55,6 +60,8 @@ class LetterImages:
         if len(self.labels) and (self.labels.min() < 0 or self.labels.max() >= len(self.classes)):
             raise DataError(self.source, f"labels must be in 0..{len(self.classes) - 1} ({len(self.classes)} classes), "
                                          f"found {self.labels.min()}..{self.labels.max()}")
+        if self.fonts is not None and self.fonts.shape != self.labels.shape:
+            raise DataError(self.source, f"{len(self.labels)} images but font names of shape {self.fonts.shape}")
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -63,11 +70,17 @@ class LetterImages:
         return f"LetterImages({len(self)} images, source={self.source!r}" + (f", skipped={self.skipped})" if self.skipped else ")")
 
     def subset(self, index: np.ndarray) -> LetterImages:
-        return LetterImages(self.images[index], self.labels[index], self.source, classes=self.classes, named=self.named)
+        fonts = self.fonts[index] if self.fonts is not None else None
+        return LetterImages(self.images[index], self.labels[index], self.source, classes=self.classes, named=self.named,
+                            fonts=fonts, font_source=self.font_source)
 
     def with_classes(self, classes, named: bool = True) -> LetterImages:
         """The same images and labels with the classes called `classes`."""
-        return LetterImages(self.images, self.labels, self.source, self.skipped, tuple(classes), named)
+        return dataclasses.replace(self, classes=tuple(classes), named=named)
+
+    def with_fonts(self, fonts: np.ndarray, font_source: str) -> LetterImages:
+        """The same images with each image's font named (`fonts`, N strings) and where the names come from."""
+        return dataclasses.replace(self, fonts=np.asarray(fonts, dtype=str), font_source=font_source)
 
     @staticmethod
     def joined(parts: list[LetterImages], source: str) -> LetterImages:
@@ -76,8 +89,11 @@ class LetterImages:
         for part in parts[1:]:
             if part.classes != first.classes:
                 raise DataError(part.source, f"{classes_text(part.classes)} differ from {first.source}'s {classes_text(first.classes)}")
+        named_fonts = all(p.fonts is not None for p in parts)
+        fonts = np.concatenate([p.fonts for p in parts]) if named_fonts else None
+        font_source = "; ".join(dict.fromkeys(p.font_source for p in parts)) if named_fonts else ""
         return LetterImages(np.concatenate([p.images for p in parts]), np.concatenate([p.labels for p in parts]), source,
-                            classes=first.classes, named=any(p.named for p in parts))
+                            classes=first.classes, named=any(p.named for p in parts), fonts=fonts, font_source=font_source)
 
 
 def classes_text(classes) -> str:

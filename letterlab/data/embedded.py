@@ -185,7 +185,7 @@ def _crop_to_frame(image: Image.Image, rng: np.random.Generator) -> np.ndarray |
     return np.asarray(small, dtype=np.uint8)
 
 
-def _generate(fonts: list[Path], seed: int, per_class: int, letters: str = LETTERS) -> tuple[np.ndarray, np.ndarray]:
+def _generate(fonts: list[Path], seed: int, per_class: int, letters: str = LETTERS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """per_class augmented images of each letter, fonts used in turn, shuffled; deterministic for seed."""
     rng = np.random.default_rng(seed)
     faces = [ImageFont.truetype(str(path), RENDER_SIZE) for path in fonts]
@@ -204,6 +204,7 @@ def _generate(fonts: list[Path], seed: int, per_class: int, letters: str = LETTE
 
     images = np.empty((len(letters) * per_class, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
     labels = np.repeat(np.arange(len(letters), dtype=np.int64), per_class)
+    image_fonts = np.empty(len(labels), dtype=np.int64)  # index into `fonts` of each image's font
     for label in range(len(letters)):
         font_order = rng.permutation(np.arange(per_class) % len(fonts))
         for k, font_index in enumerate(font_order):
@@ -213,8 +214,9 @@ def _generate(fonts: list[Path], seed: int, per_class: int, letters: str = LETTE
             if crop is None:  # should not happen with checked fonts; fall back to the plain glyph
                 crop = _crop_to_frame(base(int(font_index), label, 0), rng)
             images[label * per_class + k] = crop
+            image_fonts[label * per_class + k] = font_index
     order = rng.permutation(len(labels))
-    return images[order], labels[order]
+    return images[order], labels[order], image_fonts[order]
 
 
 def _cache_key(fonts: list[Path], seed: int, per_class: int, letters: str) -> str:
@@ -224,22 +226,23 @@ def _cache_key(fonts: list[Path], seed: int, per_class: int, letters: str) -> st
     return f"embedded-v{GENERATOR_VERSION}-seed{seed}-n{per_class}-{digest}"
 
 
-def _read_cache(path: Path) -> tuple[np.ndarray, np.ndarray, int] | None:
+def _read_cache(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Images, labels and each image's font name; None for a cache from before fonts were recorded."""
     try:
         with np.load(path, allow_pickle=False) as stored:
-            return stored["images"], stored["labels"], len(stored["fonts"])
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-        return None  # absent or damaged: generate again
+            return stored["images"], stored["labels"], stored["fonts"][stored["image_fonts"]]
+    except (OSError, KeyError, ValueError, IndexError, zipfile.BadZipFile):
+        return None  # absent, damaged or older: generate again
 
 
-def _write_cache(path: Path, images: np.ndarray, labels: np.ndarray, fonts: list[Path]) -> None:
+def _write_cache(path: Path, images: np.ndarray, labels: np.ndarray, image_fonts: np.ndarray, fonts: list[Path]) -> None:
     """Write atomically (temp file + rename); a cache that cannot be written is not an error."""
     temp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.stem, suffix=".tmp", delete=False) as out:
             temp = out.name
-            np.savez(out, images=images, labels=labels, fonts=np.array([p.name for p in fonts]))
+            np.savez(out, images=images, labels=labels, image_fonts=image_fonts, fonts=np.array([p.name for p in fonts]))
         os.replace(temp, path)
     except OSError:
         if temp is not None and os.path.exists(temp):
@@ -260,13 +263,14 @@ def load_embedded(seed: int = 0, per_class: int = 600, options: EmbeddedOptions 
     path = cache_dir() / (_cache_key(fonts, seed, per_class, options.letters) + ".npz")
     cached = _read_cache(path)
     if cached is not None:
-        images, labels, font_count = cached
+        images, labels, image_fonts = cached
     else:
-        images, labels = _generate(fonts, seed, per_class, options.letters)
-        font_count = len(fonts)
-        _write_cache(path, images, labels, fonts)
-    return LoadedData(train=LetterImages(images, labels, _source_name(options, font_count, seed),
-                                         classes=tuple(options.letters), named=True))
+        images, labels, font_index = _generate(fonts, seed, per_class, options.letters)
+        _write_cache(path, images, labels, font_index, fonts)
+        image_fonts = np.array([p.name for p in fonts])[font_index]
+    return LoadedData(train=LetterImages(images, labels, _source_name(options, len(fonts), seed),
+                                         classes=tuple(options.letters), named=True,
+                                         fonts=image_fonts, font_source="the font file each image was rendered from"))
 
 
 def _source_name(options: EmbeddedOptions, font_count: int, seed: int) -> str:

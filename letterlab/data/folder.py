@@ -8,6 +8,8 @@ in $LETTERLAB_CACHE (default ~/.cache/letterlab), keyed by the archive's bytes o
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import io
 import logging
@@ -30,18 +32,21 @@ log = logging.getLogger(__name__)
 MAX_DEPTH = 3  # a class folder may sit at most this deep below the given folder
 MAX_MEMBER_BYTES = 16 << 20  # larger "PNG" files are counted as unreadable rather than read into memory
 MAX_PIXELS = 4096 * 4096  # likewise for images that would decode to something huge
-CACHE_VERSION = b"letterlab-folder-cache-3"
+CACHE_VERSION = b"letterlab-folder-cache-4"
+FONTS_FROM_NAMES = "file names (base64 of the font file's name, as notMNIST names them)"
 
 
 class _Part(NamedTuple):
     """One decoded folder of class folders: where it sits in the source ("" when it is the only one), pixels,
-    labels, the number of unreadable files and the class names (shared by a train and a test part)."""
+    labels, the number of unreadable files, the class names (shared by a train and a test part) and each
+    image's font where the file names name it (notMNIST's: base64 of the font file's name), else empty."""
 
     root: str
     images: np.ndarray
     labels: np.ndarray
     skipped: int
     classes: tuple[str, ...]
+    fonts: np.ndarray
 
 
 def is_tar_archive(path: Path) -> bool:
@@ -199,12 +204,27 @@ def _assemble(path: Path, decoded: dict[str, list], kind: str) -> dict[str, _Par
 def _stack(path: Path, root: str, entries: list, classes: tuple[str, ...]) -> _Part:
     """Sort by (label, file name) so the order does not depend on the archive's or file system's order."""
     labelled = sorted((_label_of(name, classes), relative, pixels) for name, relative, pixels in entries)
-    readable = [(label, pixels) for label, _, pixels in labelled if pixels is not None]
+    readable = [(label, relative, pixels) for label, relative, pixels in labelled if pixels is not None]
     if not readable:
         raise DataError(_source(path, root), f"none of the {len(entries)} PNG files could be read as an image")
-    images = np.stack([pixels for _, pixels in readable])
-    labels = np.array([label for label, _ in readable], dtype=np.int64)
-    return _Part(root, images, labels, len(entries) - len(readable), classes)
+    images = np.stack([pixels for _, _, pixels in readable])
+    labels = np.array([label for label, _, _ in readable], dtype=np.int64)
+    fonts = font_names([PurePosixPath(relative).stem for _, relative, _ in readable])
+    return _Part(root, images, labels, len(entries) - len(readable), classes, fonts)
+
+
+def font_names(stems: list[str]) -> np.ndarray:
+    """The fonts that notMNIST-style file names name (each stem the base64 of a font file's name, such as
+    'Q3Jvc3NvdmVy.png'), decoded; an empty array when any stem is not such a name."""
+    names = []
+    for stem in stems:
+        try:
+            names.append(base64.b64decode(stem, validate=True).decode("utf-8"))
+        except (binascii.Error, UnicodeDecodeError):
+            return np.array([], dtype=str)
+        if not names[-1].isprintable():
+            return np.array([], dtype=str)
+    return np.array(names, dtype=str)
 
 
 def _source(path: Path, root: str) -> str:
@@ -213,8 +233,9 @@ def _source(path: Path, root: str) -> str:
 
 
 def _letter_images(path: Path, part: _Part) -> LetterImages:
-    return LetterImages(part.images, part.labels, _source(path, part.root), skipped=part.skipped,
-                        classes=part.classes, named=True)
+    images = LetterImages(part.images, part.labels, _source(path, part.root), skipped=part.skipped,
+                          classes=part.classes, named=True)
+    return images.with_fonts(part.fonts, FONTS_FROM_NAMES) if len(part.fonts) else images
 
 
 # --- cache: decoded arrays as .npz (never pickle), keyed by content ---------------------------------------
@@ -246,7 +267,8 @@ def _cache_load(key: str) -> dict[str, _Part] | None:
     try:
         with np.load(path, allow_pickle=False) as stored:
             return {role: _Part(str(stored[f"{role}_root"]), stored[f"{role}_images"], stored[f"{role}_labels"],
-                                int(stored[f"{role}_skipped"]), tuple(stored[f"{role}_classes"].tolist()))
+                                int(stored[f"{role}_skipped"]), tuple(stored[f"{role}_classes"].tolist()),
+                                stored[f"{role}_fonts"])
                     for role in ("train", "test") if f"{role}_images" in stored.files}
     except Exception as error:  # a damaged cache file must never stop a load
         log.debug("ignoring unreadable cache file %s: %s", path, error)
@@ -260,7 +282,7 @@ def _cache_store(key: str, parts: dict[str, _Part]) -> dict[str, _Part]:
     for role, part in parts.items():
         arrays.update({f"{role}_root": np.array(part.root), f"{role}_images": part.images,
                        f"{role}_labels": part.labels, f"{role}_skipped": np.array(part.skipped),
-                       f"{role}_classes": np.array(part.classes)})
+                       f"{role}_classes": np.array(part.classes), f"{role}_fonts": part.fonts})
     temporary = folder / f".{key}.{os.getpid()}.tmp"
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""What a data source holds: its classes, counts per class, shape, pixel range, exact duplicates, skipped files."""
+"""What a data source holds: its classes, counts per class, shape, pixel range, exact duplicates, skipped files, fonts."""
 
 from __future__ import annotations
 
@@ -38,4 +38,6 @@ def _part_info(part: LetterImages, hashes: list[bytes]) -> dict:
         "pixel_max": int(part.images.max()) if len(part) else None,
         "duplicates": len(hashes) - len(set(hashes)),  # images that repeat an earlier one exactly
         "skipped": part.skipped,
+        "fonts": None if part.fonts is None else len(set(part.fonts.tolist())),  # for val_split = "font"
+        "fonts_named_by": part.font_source or None,
     }

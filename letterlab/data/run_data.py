@@ -20,7 +20,12 @@ def load_splits(config: RunConfig) -> DataSplits:
     """The run's train/val/test parts, exactly as made from its data source, class names, seed and fractions."""
     t = config.train
     loaded = load_data(config.data or None, seed=t.data_seed, classes=config.classes or None)
-    splits = make_splits(loaded, t.val_fraction, t.test_fraction, t.data_seed)
+    if t.fonts_from:
+        from letterlab.data.fonts import with_fonts_from
+
+        loaded = with_fonts_from(loaded, load_data(t.fonts_from))
+    splits = make_splits(loaded, t.val_fraction, t.test_fraction, t.data_seed, val_split=t.val_split,
+                         test_split=t.test_split, val_folds=t.val_folds, val_fold=t.val_fold)
     if t.extra_train:
         splits = with_extra_training(splits, load_data(t.extra_train, seed=t.data_seed))
     if t.clean_train != "none":

@@ -130,9 +130,9 @@ def resolve_config(source: str | Path | RunConfig | None, data: str | Path | Non
         from letterlab.data.registry import parse_class_names
 
         values["classes"] = list(parse_class_names(classes) if isinstance(classes, str) else check_class_names(classes, "classes"))
-    extra = values.get("train", {}).get("extra_train")
-    if extra:
-        values = merge(values, {"train": {"extra_train": _absolute_source(extra)}})
+    for key in ("extra_train", "fonts_from"):
+        if values.get("train", {}).get(key):
+            values = merge(values, {"train": {key: _absolute_source(values["train"][key])}})
     teachers = values.get("train", {}).get("teachers")
     if teachers and isinstance(teachers, list):  # run folders, found from anywhere
         values = merge(values, {"train": {"teachers": [str(Path(t).resolve()) if isinstance(t, str) and t else t for t in teachers]}})

@@ -15,7 +15,7 @@ from letterlab.reports.experiments import Experiment
 
 BEST_PRESET = "letters-best"
 SWEEP_JSON = "sweep.json"
-SWEEP_HEADER = ["variant", "seeds", "validation %", "test %", "test 95% CI", "vs base (McNemar)", "parameters", "s / seed"]
+SWEEP_HEADER = ["variant", "seeds", "validation %", "test %", "test 95% CI", "vs base (McNemar)", "parameters", "s / trial"]
 
 
 def _spread(mean, sd) -> str:
@@ -32,7 +32,8 @@ def sweep_rows(variants: list[dict]) -> list[list[str]]:
         test = v["mcnemar"]
         against = ("(the base)" if v["name"] == "base" else "-") if test is None else \
             f"+{test['only_variant_correct']} / -{test['only_base_correct']}, p = {test['p_value']:.3g}"
-        rows.append([v["name"], str(v["seeds"]), _spread(v["val_mean"], v["val_sd"]), _spread(v["test_mean"], v["test_sd"]), interval,
+        seeds = f"{v['seeds']} x {v['folds']} folds" if v.get("folds") else str(v["seeds"])
+        rows.append([v["name"], seeds, _spread(v["val_mean"], v["val_sd"]), _spread(v["test_mean"], v["test_sd"]), interval,
                      against, "-" if v["parameters"] is None else f"{v['parameters']:,}", "-" if v["train_seconds"] is None else f"{v['train_seconds']:.1f}"])
     return rows
 
@@ -67,8 +68,9 @@ def how_far_blocks(experiments: list[Experiment], sweep: Path | None) -> list[Bl
         data = read_sweep(sweep)
         blocks.append(Paragraph(
             f"Sweep {data['spec']} ({len(data['trials'])} trials): each variant changes the base in the way its name says; "
-            "accuracy mean ± standard deviation over seeds, the test accuracy's 95% t-interval over seeds, and McNemar's exact "
+            "accuracy mean ± standard deviation over seeds (cross-validated: over every seed and fold, so the validation "
+            "figure is the cross-validation one), the test accuracy's 95% t-interval, and McNemar's exact "
             "test against the base on the same test images (images only the variant / only the base got right, summed over the "
-            "seeds both have). Settings are chosen on validation; test is shown for the record."))
+            "trials both have). Settings are chosen on validation; test is shown for the record."))
         blocks.append(Table(SWEEP_HEADER, sweep_rows(data["variants"])) if data["variants"] else Paragraph("(no finished trials)"))
     return blocks

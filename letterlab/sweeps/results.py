@@ -19,6 +19,7 @@ from letterlab.files import write_json_atomic
 from letterlab.reports.sweep_section import SWEEP_JSON
 from letterlab.run_config import to_dict
 from letterlab.sweeps.spec import BASE, Variant, get_setting
+from letterlab.sweeps.trial import trial_folder
 
 HPARAMS_SUFFIX = ".hparams"  # the events file of a trial's HParams row, rewritten by each sweep
 
@@ -40,11 +41,18 @@ class TrialResult:
     wall_seconds: float | None = None  # the trial's whole time in its worker: data, training, scoring
     node: str = ""
     error: str = ""
+    fold: int | None = None  # the validation fold, in a cross-validated sweep
+
+    @property
+    def name(self) -> str:
+        """'variant/seedK', or 'variant/seedK-foldF' in a cross-validated sweep."""
+        return f"{self.variant}/{trial_folder(self.seed, self.fold)}"
 
 
 @dataclass(frozen=True)
 class VariantSummary:
-    """A variant over its finished seeds. Accuracies are fractions; sd is over seeds (None for one)."""
+    """A variant over its finished trials: its seeds and, cross-validated, every fold of each (validation
+    mean is then the cross-validation figure). Accuracies are fractions; sd is over the trials (None for one)."""
 
     name: str
     settings: dict[str, Any]
@@ -56,7 +64,8 @@ class VariantSummary:
     test_ci95: tuple[float, float] | None  # t-interval of the mean over seeds (None for one seed)
     mcnemar: dict | None  # against the base, seed by seed: discordant images summed, the largest p
     parameters: int | None
-    train_seconds: float | None  # mean per seed
+    train_seconds: float | None  # mean per trial
+    folds: int = 0  # folds each seed was validated on (0: one validation part)
 
 
 @dataclass(frozen=True)
@@ -86,8 +95,8 @@ def _mean_sd(values: list[float]) -> tuple[float | None, float | None]:
 
 
 def summarise(variants: list[Variant], trials: list[TrialResult],
-              correct: dict[tuple[str, int], tuple[str, np.ndarray]]) -> list[VariantSummary]:
-    """One summary per variant, in the spec's order; `correct` maps (variant, seed) to the digest
+              correct: dict[tuple[str, int, int | None], tuple[str, np.ndarray]]) -> list[VariantSummary]:
+    """One summary per variant, in the spec's order; `correct` maps (variant, seed, fold) to the digest
     of the test images that trial was scored on and which of them it got right."""
     finished = [t for t in trials if t.test_accuracy is not None]
     summaries = []
@@ -97,20 +106,21 @@ def summarise(variants: list[Variant], trials: list[TrialResult],
         val_mean, val_sd = _mean_sd([t.val_accuracy for t in mine])
         test_mean, test_sd = _mean_sd(tests)
         seconds = _mean_sd([t.train_seconds for t in mine])[0]
+        folds = {t.fold for t in mine if t.fold is not None}
         summaries.append(VariantSummary(
-            variant.name, variant.settings, len(mine), val_mean, val_sd, test_mean, test_sd, t_interval(tests),
+            variant.name, variant.settings, len({t.seed for t in mine}), val_mean, val_sd, test_mean, test_sd, t_interval(tests),
             None if variant.name == BASE else _mcnemar_against_base(variant.name, correct),
-            mine[0].parameters if mine else None, seconds))
+            mine[0].parameters if mine else None, seconds, len(folds)))
     return summaries
 
 
-def _mcnemar_against_base(name: str, correct: dict[tuple[str, int], tuple[str, np.ndarray]]) -> dict | None:
-    """McNemar's exact test of the variant against the base, seed by seed (each seed paired with the
-    base's same seed, on the same test images): the discordant counts summed over those seeds for
-    the record, and the largest of the seeds' p-values, so a difference is called only when every
-    seed shows it (one image counted once per test, as the test assumes)."""
-    tests = [mcnemar_exact(mine, correct[(BASE, seed)][1]) for (variant, seed), (digest, mine) in sorted(correct.items())
-             if variant == name and (BASE, seed) in correct and correct[(BASE, seed)][0] == digest]
+def _mcnemar_against_base(name: str, correct: dict[tuple[str, int, int | None], tuple[str, np.ndarray]]) -> dict | None:
+    """McNemar's exact test of the variant against the base, trial by trial (each seed and fold paired
+    with the base's same seed and fold, on the same test images): the discordant counts summed over
+    those pairs for the record, and the largest of their p-values, so a difference is called only when
+    every pair shows it (one image counted once per test, as the test assumes)."""
+    tests = [mcnemar_exact(mine, correct[(BASE, *trial)][1]) for (variant, *trial), (digest, mine) in correct.items()
+             if variant == name and (BASE, *trial) in correct and correct[(BASE, *trial)][0] == digest]
     if not tests:
         return None
     return {"seeds": len(tests), "only_variant_correct": sum(t["only_a_correct"] for t in tests),
@@ -143,7 +153,8 @@ def write_hparams(trials: list[TrialResult], variants: dict[str, Variant]) -> No
         run = Path(trial.run)
         for old in run.glob(f"events.out.tfevents.*{HPARAMS_SUFFIX}"):
             old.unlink()
-        values = {"variant": trial.variant, "seed": trial.seed} | {key: _hparam_value(get_setting(config, key)) for key in keys}
+        fold = {"fold": trial.fold} if trial.fold is not None else {}
+        values = {"variant": trial.variant, "seed": trial.seed} | fold | {key: _hparam_value(get_setting(config, key)) for key in keys}
         metrics = {"hparam/val_accuracy": float("nan") if trial.val_accuracy is None else trial.val_accuracy,
                    "hparam/test_accuracy": trial.test_accuracy, "hparam/train_seconds": trial.train_seconds}
         experiment, start, end = hparams(values, metrics)

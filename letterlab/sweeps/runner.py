@@ -21,13 +21,14 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
+from letterlab.data.run_data import load_splits
 from letterlab.errors import LetterlabError
 from letterlab.pipeline import run_status
 from letterlab.run_config import run_from_dict, to_dict
 from letterlab.runs import RunLock
 from letterlab.sweeps.results import SweepResult, TrialResult, summarise, write_hparams, write_sweep_json
-from letterlab.sweeps.spec import SweepSpec, Variant, searched_variant
-from letterlab.sweeps.trial import TrialPlan, train_trial, unpack_correct
+from letterlab.sweeps.spec import FOLD_BY, SweepSpec, Variant, searched_variant
+from letterlab.sweeps.trial import TrialPlan, train_trial, trial_folder, unpack_correct
 
 SEARCHES = ("random", "optuna")
 MAX_FAILURES = 2  # a failed trial (a worker killed, a node lost) is retried this often, from its checkpoint
@@ -118,10 +119,15 @@ def _quiet_logger(name: str):
         logger.setLevel(level)
 
 
-def plan_trial(variant: Variant, seed: int, out: Path, threads: int, device: str) -> TrialPlan:
-    """The trial of `variant` with `seed`, in OUT/<variant>/seed<k>."""
-    config = dataclasses.replace(variant.config, train=dataclasses.replace(variant.config.train, seed=seed))
-    return TrialPlan(variant.name, seed, str(out / variant.name / f"seed{seed}"), to_dict(config), threads, device)
+def plan_trial(variant: Variant, seed: int, out: Path, threads: int, device: str, fold: int | None = None,
+               folds: int = 0, fold_by: str = "font") -> TrialPlan:
+    """The trial of `variant` with `seed`, in OUT/<variant>/seed<k>; with `fold`, validating on that
+    fold of `folds` (split as `fold_by` says), in OUT/<variant>/seed<k>-fold<f>."""
+    changes: dict = {"seed": seed}
+    if fold is not None:
+        changes |= {"val_folds": folds, "val_fold": fold, "val_split": FOLD_BY[fold_by]}
+    config = dataclasses.replace(variant.config, train=dataclasses.replace(variant.config.train, **changes))
+    return TrialPlan(variant.name, seed, str(out / variant.name / trial_folder(seed, fold)), to_dict(config), threads, device, fold)
 
 
 def _tune_trial(param: dict, sweep: dict) -> None:
@@ -138,8 +144,9 @@ def _tune_trial(param: dict, sweep: dict) -> None:
 
 
 def plan_trials(spec: SweepSpec, out: Path, threads: int, device: str) -> list[TrialPlan]:
-    """Every (variant, seed) of the spec, variant by variant."""
-    return [plan_trial(v, seed, out, threads, device) for v in spec.variants for seed in spec.seeds]
+    """Every (variant, seed[, fold]) of the spec, variant by variant."""
+    return [plan_trial(v, seed, out, threads, device, fold, spec.folds, spec.fold_by)
+            for v in spec.variants for seed in spec.seeds for fold in spec.fold_numbers]
 
 
 def _refuse_other_runs(plans: list[TrialPlan]) -> None:
@@ -179,9 +186,9 @@ def _search_space(tune, spec: SweepSpec) -> dict:
 
 
 def _trial_name(trial) -> str:
-    """'variant/seedK' of a Tune trial, from its plan or its last report."""
+    """'variant/seedK' (or 'variant/seedK-foldF') of a Tune trial, from its plan or its last report."""
     source = trial.config.get("plan") or trial.last_result or {}
-    return f"{source.get('variant', trial.trial_id)}/seed{source.get('seed', '?')}"
+    return f"{source.get('variant', trial.trial_id)}/{trial_folder(source.get('seed', '?'), source.get('fold'))}"
 
 
 def _callback(tune, total: int, announce: Callable[[str], None], progress: bool | None):
@@ -235,13 +242,18 @@ def run_sweep(spec: SweepSpec, out: Path, *, address: str | None = None, max_con
         raise LetterlabError(f"--search must be one of {', '.join(SEARCHES)}, got {search!r}")
     if search and not spec.search:
         raise LetterlabError(f"{spec.path}: --search needs a [search] table of ranges")
+    if search and spec.folds:
+        raise LetterlabError(f"{spec.path}: --search judges each draw on one validation part; folds are for variants and grids")
     if cpus_per_trial < 1 or gpus_per_trial < 0 or (max_concurrent is not None and max_concurrent < 1) or trials < 1:
         raise LetterlabError("--cpus-per-trial must be >= 1 (a trial's torch threads), --gpus-per-trial >= 0, "
                              "--max-concurrent and --trials >= 1")
     ray, tune = _ray_modules()
     out = out.resolve()
     if not search:
-        _refuse_other_runs(plan_trials(spec, out, 1, "cpu"))
+        plans = plan_trials(spec, out, 1, "cpu")
+        _refuse_other_runs(plans)
+        if spec.folds:  # data that cannot be cut into these folds is refused here, not in every trial
+            load_splits(run_from_dict(plans[0].config))
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     # Tune writes no CSV/JSON/TensorBoard copies of its own, and prints no status tables.
@@ -309,23 +321,24 @@ def _fit(tune, spec, out, address, max_concurrent, cpus, gpus, search, trials, a
         if name not in variants:
             variants[name] = searched_variant(static["base"], result.config["settings"], static["spec"])
         seed = r.get("seed", plan["seed"] if plan else static["seed"])
+        fold = r.get("fold", plan["fold"] if plan else None)
         run = r.get("run") or (plan["run_dir"] if plan else str(out / name / f"seed{seed}"))
         if run in seen:  # a search drew the same settings twice: one trial, counted once
             continue
         seen.add(run)
         if result.error is not None:
-            trial_results.append(TrialResult(name, seed, run, "failed", error=str(result.error).strip().splitlines()[-1][:300]))
+            trial_results.append(TrialResult(name, seed, run, "failed", fold=fold, error=str(result.error).strip().splitlines()[-1][:300]))
         elif "test_accuracy" not in r:
             trial_results.append(TrialResult(name, seed, run, "stopped" if asha else "interrupted", epochs=r.get("epoch"),
-                                             val_accuracy=r.get("val_accuracy")))
+                                             val_accuracy=r.get("val_accuracy"), fold=fold))
         else:
             trial_results.append(TrialResult(name, seed, run, r["status"], r["epoch"], r["val_accuracy"], r["test_accuracy"],
-                                             r["train_seconds"], r["parameters"], r["wall_seconds"], r["node"]))
-            correct[(name, seed)] = (r["test_digest"], unpack_correct(r["test_correct"], r["test_n"]))
+                                             r["train_seconds"], r["parameters"], r["wall_seconds"], r["node"], fold=fold))
+            correct[(name, seed, fold)] = (r["test_digest"], unpack_correct(r["test_correct"], r["test_n"]))
         if client:
             trial = trial_results[-1]
-            announce(f"{trial.variant}/seed{trial.seed}: {trial.status}"
+            announce(f"{trial.name}: {trial.status}"
                      + (f", validation {trial.val_accuracy:.4f}, test {trial.test_accuracy:.4f}" if trial.test_accuracy is not None else ""))
     order = {name: i for i, name in enumerate(variants)}
-    trial_results.sort(key=lambda t: (order[t.variant], t.seed))
+    trial_results.sort(key=lambda t: (order[t.variant], t.seed, t.fold or 0))
     return trial_results, correct, list(variants.values())

@@ -15,6 +15,10 @@ random or Optuna search. Every setting is a dotted path into the run config (`tr
     [search]                       # for --search random|optuna
     "train.lr" = {low = 0.001, high = 0.1, log = true}
     "train.batch_size" = [32, 64, 128]
+
+`folds = 5` judges every variant and seed by k-fold cross-validation: a trial per fold, each
+validating on one fold of the training pool, every font on one side (`fold_by = "font"`, the
+default; the data must name its fonts) or by image (`fold_by = "image"`).
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from letterlab.models.presets import resolve_config
 from letterlab.run_config import RunConfig, load_toml, run_from_dict, to_dict
 
 BASE = "base"  # the name of the variant that runs the base itself
-KNOWN_KEYS = ("base", "seeds", "data", "overrides", "variants", "grid", "search")
+KNOWN_KEYS = ("base", "seeds", "folds", "fold_by", "data", "overrides", "variants", "grid", "search")
+FOLD_BY = {"font": "font", "image": "random"}  # fold_by -> train.val_split
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,13 @@ class SweepSpec:
     seeds: tuple[int, ...]
     variants: tuple[Variant, ...]  # the base first
     search: dict[str, Range] = field(default_factory=dict)
+    folds: int = 0  # k-fold cross-validation: a trial per fold (0: one validation part, as the config says)
+    fold_by: str = "font"  # "font": every font's images in one fold; "image": stratified by class
+
+    @property
+    def fold_numbers(self) -> tuple[int | None, ...]:
+        """The folds each (variant, seed) trains: 0..folds-1, or (None,) without cross-validation."""
+        return tuple(range(self.folds)) if self.folds else (None,)
 
 
 def searched_variant(base: dict[str, Any], settings: dict[str, Any], where: str) -> Variant:
@@ -175,11 +187,20 @@ def _seeds(value: Any, where: str) -> tuple[int, ...]:
     return tuple(seeds)
 
 
+def _folds(table: dict[str, Any], where: str) -> tuple[int, str]:
+    folds, fold_by = table.get("folds", 0), table.get("fold_by", "font")
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds == 1 or folds < 0:
+        raise ConfigError(f"{where}: folds needs a whole number of folds, 2 or more (0: no cross-validation), got {folds!r}")
+    if fold_by not in FOLD_BY:
+        raise ConfigError(f"{where}: fold_by needs \"font\" or \"image\", got {fold_by!r}")
+    return folds, fold_by
+
+
 def load_spec(path: str | Path, seeds: int | None = None, settings: dict[str, Any] | None = None,
-              only: list[str] | None = None) -> SweepSpec:
+              only: list[str] | None = None, folds: int | None = None) -> SweepSpec:
     """Read and check a sweep spec; `seeds` (a count) replaces the spec's seeds with 0..seeds-1,
-    `settings` (dotted path -> value) are added to its overrides, and `only` keeps those variants
-    (the base always runs). Errors (ConfigError) name the file and the key."""
+    `settings` (dotted path -> value) are added to its overrides, `only` keeps those variants
+    (the base always runs) and `folds` replaces the spec's folds. Errors (ConfigError) name the file and the key."""
     path = Path(path)
     where = str(path)
     table = load_toml(path)
@@ -229,7 +250,9 @@ def load_spec(path: str | Path, seeds: int | None = None, settings: dict[str, An
             raise ConfigError(f"{where}: no variant {missing[0]!r} (variants: {', '.join(v.name for v in variants)})")
         variants = [v for v in variants if v.name == BASE or v.name in only]
     search = {p: _range(p, v, where) for p, v in flatten(table.get("search", {})).items()}
-    spec = SweepSpec(path, base, _seeds(table["seeds"], where), tuple(variants), search)
+    if folds is not None:
+        table["folds"] = folds
+    spec = SweepSpec(path, base, _seeds(table["seeds"], where), tuple(variants), search, *_folds(table, where))
     for key, searched in search.items():  # every value a search may draw must make a valid config
         if not searched.choices and isinstance(get_setting(to_dict(base), key), int) and not searched.integer:
             raise ConfigError(f"{where}: search: {key} is a whole number: add integer = true to its range")

@@ -32,6 +32,12 @@ class TrialPlan:
     config: dict  # the run config as a dict (run_config.to_dict)
     threads: int
     device: str
+    fold: int | None = None  # the validation fold, in a cross-validated sweep
+
+
+def trial_folder(seed, fold: int | None) -> str:
+    """A trial's folder in its variant's: seedK, or seedK-foldF in a cross-validated sweep."""
+    return f"seed{seed}" if fold is None else f"seed{seed}-fold{fold}"
 
 
 def pack_correct(correct: np.ndarray) -> str:
@@ -89,11 +95,11 @@ def train_trial(plan: TrialPlan, tune_report) -> dict:
     from letterlab.pipeline import run_status, train_and_evaluate
 
     def report(values: dict) -> None:
-        tune_report({"variant": plan.variant, "seed": plan.seed, "run": plan.run_dir} | values)
+        tune_report({"variant": plan.variant, "seed": plan.seed, "fold": plan.fold, "run": plan.run_dir} | values)
 
     started = time.perf_counter()
     torch.set_num_threads(plan.threads)  # this worker process's own setting: trials never oversubscribe
-    config: RunConfig = run_from_dict(plan.config, f"trial {plan.variant}/seed{plan.seed}")
+    config: RunConfig = run_from_dict(plan.config, f"trial {Path(plan.run_dir).parent.name}/{Path(plan.run_dir).name}")
     run_dir = Path(plan.run_dir)
     _wait_until_unlocked(run_dir)
     status = run_status(run_dir, config)
