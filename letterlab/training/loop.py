@@ -13,8 +13,8 @@ class of every image, the first layer's gradient) and share this module's bookke
    take path 2 where path 2 applies, else autograd;
 4. a CUDA graph of the step (`graphed`): on a GPU with a constant learning rate, no augmentation,
    mixing or teachers, every full-size batch after a run's first few (eager) steps replays one captured step.
-Mixup/CutMix (`mixing`) and distillation (`distill`) therefore always take path 1. Weight averaging (`swa`) works at epoch
-ends, outside the steps, on paths 1, 2 and 4.
+Mixup/CutMix (`mixing`) and distillation (`distill`) therefore always take path 1. Weight
+averaging (`swa`) works at epoch ends, outside the steps, on paths 1, 2 and 4.
 Paths 2-4 match path 1 up to float rounding (tests/test_manual_mlp.py, test_stacked.py,
 test_graphed.py, test_fast_paths.py).
 
@@ -122,9 +122,8 @@ def run_steps(state: TrainingState, x: torch.Tensor, y: torch.Tensor, config: Tr
     """The optimisation steps over `batches` (index tensors into x, y); the predicted class of every
     image, in batch order, goes into `predicted`. With mixing, each batch's slice of `targets` (the
     labels in batch order, when given) becomes the label of larger weight, which train accuracy is
-    scored against. Returns every batch's loss and first-layer
-    gradient L1 norm as device tensors: nothing here waits for the device (so it can be captured
-    into a CUDA graph, letterlab.training.graphed)."""
+    scored against. Returns every batch's loss and first-layer gradient L1 norm as device tensors:
+    nothing here waits for the device (so it can be captured into a CUDA graph, letterlab.training.graphed)."""
     model = state.model
     if config.fast_paths and can_step_manually(model, x, config):  # path 2 of the module docstring
         return manual_steps(model, x, y, config, batches, predicted, state.step, batch_end)
