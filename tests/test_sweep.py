@@ -285,6 +285,21 @@ def test_a_killed_driver_then_the_same_command_trains_no_trial_twice(tmp_path, l
         assert (run / "metrics.jsonl").read_bytes() == (alone / "metrics.jsonl").read_bytes()
 
 
+def test_ctrl_c_stops_the_sweep_with_every_trial_accounted_for(tmp_path, letters_npz, ray_cluster):
+    address, env = ray_cluster
+    spec = write_spec(tmp_path, letters_npz(1, 60), epochs=12, text=SLOW_SPEC)
+    out = tmp_path / "sweep"
+    driver = subprocess.Popen(sweep_command(spec, out, address, "--max-concurrent", "1"), env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(lambda: _lines(out / "base" / "seed0" / "metrics.jsonl") >= 1, what="the first trial's first epoch")
+    driver.send_signal(signal.SIGINT)
+    stdout, stderr = driver.communicate(timeout=120)
+    assert driver.returncode == 1 and "internal error" not in stderr, stderr
+    trials = {t["seed"]: t["status"] for t in json.loads((out / "sweep.json").read_text())["trials"]}
+    assert trials == {0: "interrupted", 1: "interrupted"}  # the one never started is listed too
+    _wait_for(lambda: _trainer_of(out / "base" / "seed0") is None, what="Ray to end the stopped trial")
+
+
 def _trainer_of(run_dir: Path):
     """The process holding the run folder's training lock (a Ray worker)."""
     import psutil

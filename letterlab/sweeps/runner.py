@@ -314,8 +314,11 @@ def _fit(tune, spec, out, address, max_concurrent, cpus, gpus, search, trials, a
     variants: dict[str, Variant] = {} if search else {v.name: v for v in spec.variants}  # a search reports what it drew
     trial_results, correct, seen = [], {}, set()
     for result in grid:
-        r, plan = result.metrics or {}, result.config.get("plan")
+        r, config = result.metrics or {}, result.config or {}
+        plan = config.get("plan")
         name = r.get("variant") or (plan["variant"] if plan else None)
+        if name is None and "settings" not in config:  # a trial Tune never started (Ctrl-C): nothing of it is known
+            continue
         if name is None:  # a search trial that failed before its first report
             name = searched_variant(static["base"], result.config["settings"], static["spec"]).name
         if name not in variants:
@@ -339,6 +342,8 @@ def _fit(tune, spec, out, address, max_concurrent, cpus, gpus, search, trials, a
             trial = trial_results[-1]
             announce(f"{trial.name}: {trial.status}"
                      + (f", validation {trial.val_accuracy:.4f}, test {trial.test_accuracy:.4f}" if trial.test_accuracy is not None else ""))
+    if not search:  # planned trials Tune never started are unfinished too
+        trial_results += [TrialResult(p.variant, p.seed, p.run_dir, "interrupted", fold=p.fold) for p in plans if p.run_dir not in seen]
     order = {name: i for i, name in enumerate(variants)}
     trial_results.sort(key=lambda t: (order[t.variant], t.seed, t.fold or 0))
     return trial_results, correct, list(variants.values())
