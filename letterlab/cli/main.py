@@ -6,7 +6,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import statistics
 import sys
+import time
+from pathlib import Path
 
 from letterlab.errors import LetterlabError
 
@@ -76,15 +79,38 @@ MALLOC_SETTINGS = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHO
 
 
 def process_settings(argv: list[str]) -> dict[str, str]:
-    """The allocator settings, plus passive OpenMP waiting when the machine is already busy or the
-    command is `serve`: spinning threads make a small MLP ~30% faster on an idle machine but steal
-    the cores of other busy processes (two trainings on 2 cores: 1,949 images/s spinning against
-    49,705 waiting passively), and a server's compute threads must leave its event loop a core."""
+    """The allocator settings, plus passive OpenMP waiting when the machine is busy or the command
+    is `serve`: threads that spin while waiting steal the cores of other busy processes (two
+    trainings on 2 cores: 1,949 images/s spinning against 49,705 waiting passively), and a server's
+    compute threads must leave its event loop a core. On an idle machine spinning is kept: a small
+    MLP waiting passively ran 4-5x slower (docs/performance.md)."""
     settings = dict(MALLOC_SETTINGS)
     command = next((word for word in argv if not word.startswith("-")), None)
-    if os.getloadavg()[0] >= 0.5 * (os.cpu_count() or 1) or command == "serve":
+    if command == "serve" or machine_busy():
         settings["OMP_WAIT_POLICY"] = "PASSIVE"
     return settings
+
+
+def machine_busy(samples: int = 5) -> bool:
+    """Whether other processes keep at least half the cores busy, both over the last minute (the
+    load average) and now (the median of a few `runnable_threads` readings over ~10 ms, less this
+    thread). The load average alone lags: for a minute after a job ends it still says busy."""
+    half = 0.5 * (os.cpu_count() or 1)
+    if os.getloadavg()[0] < half:
+        return False
+    running = []
+    for _ in range(samples):
+        running.append(runnable_threads())
+        time.sleep(0.002)
+    return None in running or statistics.median(running) - 1 >= half
+
+
+def runnable_threads() -> int | None:
+    """The kernel's count of threads running or ready to run now (this one included); None without /proc."""
+    try:
+        return int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def entry() -> None:

@@ -76,7 +76,7 @@ def train_run(config: RunConfig, run_dir: Path, splits: DataSplits, device: torc
         else:
             write_run_description(run_dir, config, splits, str(device))
             save_checkpoint(run_dir, state)  # epoch 0: a run killed in its first epoch can resume too
-        writer = open_writer(run_dir)
+        writer = open_writer(run_dir, config.train.fast_paths)
         checkpoints = CheckpointWriter(run_dir, before_write=writer.flush)
         context = TrainingContext(run_dir, config, splits, device, writer)
         # The first hook waits for the last epoch's checkpoint (it records the files' sizes before

@@ -29,7 +29,7 @@ from letterlab.training.augment import is_active
 from letterlab.training.batches import epoch_order
 from letterlab.training.checkpoint import save_weights
 from letterlab.training.loop import batch_accuracies, check_finite, epoch_result, make_optimizer
-from letterlab.training.manual_mlp import plain_sgd_on_cpu, sgd_step
+from letterlab.training.manual_mlp import batch_losses, plain_sgd_on_cpu, sgd_step
 from letterlab.training.schedule import learning_rate, set_learning_rate, total_steps
 from letterlab.training.session import TrainingContext, new_state
 from letterlab.training.writers import MetricsFile, TensorBoardScalars, TimingFile, open_writer
@@ -101,7 +101,7 @@ def train_stacked(configs: list[RunConfig], run_dirs: list[Path], splits: DataSp
         for config, run_dir in zip(configs, run_dirs):
             cleanup.enter_context(RunLock(run_dir))
             write_run_description(run_dir, config, splits, str(device))
-            writer = open_writer(run_dir)
+            writer = open_writer(run_dir, t.fast_paths)
             cleanup.callback(writer.close)
             context = TrainingContext(run_dir, config, splits, device, writer)
             hooks.append([MetricsFile(run_dir), TimingFile(run_dir), TensorBoardScalars(writer)] + [make(context) for make in extra_hooks])
@@ -143,7 +143,7 @@ def _train_epoch(stack: StackedMLP, optimizer, x, y, seeds, generators, t, first
         index, labels = order[:, start:start + size], targets[:, start:start + size]
         lr = learning_rate(t, first_step + step, steps)
         if manual:
-            per_seed, logits, first_l1 = sgd_step(stack.weights, stack.biases, stack.activation_name, x[seeds, index], labels, lr)
+            logits, first_l1 = sgd_step(stack.weights, stack.biases, stack.activation_name, x[seeds, index], labels, lr)
         else:
             set_learning_rate(optimizer, lr)
             with autocast(x.device, t.precision):
@@ -154,13 +154,14 @@ def _train_epoch(stack: StackedMLP, optimizer, x, y, seeds, generators, t, first
             per_seed.sum().backward()
             optimizer.step()
             first_l1 = stack.weights[0].grad.abs_().sum((1, 2))  # in place: the step has used it
-        losses.append(per_seed.detach())
+            losses.append(per_seed.detach())
         outputs.append(logits.detach())  # one argmax for the epoch at the end, as in loop.run_steps
         grad_l1.append(first_l1)
-    predicted = torch.cat(outputs, 1).argmax(2)
+    logits = torch.cat(outputs, 1)
     sizes = np.array([min(size, order.shape[1] - start) for start in starts])
+    losses = batch_losses(logits, targets, sizes) if manual else torch.stack(losses, 1)  # the written-out step leaves the loss to here
     grads = torch.stack(grad_l1, 1).cpu().numpy() / stack.weights[0][0].numel()
-    return torch.stack(losses, 1).cpu().numpy(), batch_accuracies(predicted == targets, sizes), sizes, grads
+    return losses.cpu().numpy(), batch_accuracies(logits.argmax(2) == targets, sizes), sizes, grads
 
 
 @torch.inference_mode()

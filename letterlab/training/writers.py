@@ -7,9 +7,11 @@ records their sizes so that a resumed run first cuts them back (`runs.APPEND_ONL
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 
 from tensorboard.compat.proto.summary_pb2 import Summary
+from tensorboard.summary.writer.record_writer import RecordWriter
 from torch.utils.tensorboard import SummaryWriter
 
 from letterlab.runs import METRICS, TIMING
@@ -18,9 +20,39 @@ from letterlab.training.loop import EpochResult, TrainingState
 QUEUE_SIZE = 4096  # events the writer may hold: an epoch's batches without waiting for the disk
 
 
-def open_writer(run_dir: Path) -> SummaryWriter:
-    """The run's TensorBoard writer, with room in its queue for a whole epoch of batch events."""
-    return SummaryWriter(log_dir=str(run_dir), max_queue=QUEUE_SIZE)
+def open_writer(run_dir: Path, fast_checksums: bool = True) -> SummaryWriter:
+    """The run's TensorBoard writer, with room in its queue for a whole epoch of batch events, and
+    (`fast_checksums`, the `fast_paths` switch) its records' checksums computed in C."""
+    writer = SummaryWriter(log_dir=str(run_dir), max_queue=QUEUE_SIZE)
+    if fast_checksums:
+        checksum_in_c(writer)
+    return writer
+
+
+def checksum_in_c(writer: SummaryWriter) -> None:
+    """A fast path for this writer only: TensorBoard (without TensorFlow) computes each record's
+    CRC-32C in pure Python, ~0.17 us a byte here (25 us a batch event, 12 ms a heat map), on its
+    writer thread, which holds the GIL that the training loop needs. google-crc32c's C function
+    gives the same checksums, so the files are byte-identical. Left as it is when that package is
+    not compiled here or TensorBoard's writer is not built the way this expects."""
+    try:
+        import google_crc32c
+        records = writer.file_writer.event_writer._async_writer._writer
+    except (ImportError, AttributeError):
+        return
+    if google_crc32c.implementation == "c" and type(records) is RecordWriter and hasattr(records, "_writer"):
+        records.write = lambda data, file=records._writer: file.write(tf_record(data, google_crc32c.value))
+
+
+def tf_record(data: bytes, crc32c) -> bytes:
+    """`data` framed as a TFRecord, the event file's format: its length, the length's masked
+    CRC-32C, the data, the data's masked CRC-32C."""
+    length = struct.pack("<Q", len(data))
+    return length + struct.pack("<I", _masked(crc32c(length))) + data + struct.pack("<I", _masked(crc32c(data)))
+
+
+def _masked(crc: int) -> int:
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
 
 def _append(path: Path, record: dict) -> None:
