@@ -50,31 +50,48 @@ def confusion_figure(confusion: np.ndarray, title: str = "", classes=LETTERS) ->
 
 def confusion_image(confusion: np.ndarray, title: str = "", classes=LETTERS) -> np.ndarray:
     """Heat map of counts[true, predicted] with the class names on both axes (shortened to fit a cell)
-    and each count written in, as RGB uint8 (H, W, 3). Drawn with Pillow, not matplotlib: it is logged
-    every epoch, and 100 text artists are far slower in matplotlib (docs/performance.md)."""
-    from PIL import Image, ImageDraw
+    and each count written in, as RGB uint8 (H, W, 3). Drawn with Pillow, not matplotlib (100 text
+    artists are far slower there), each text rendered once and then stamped (`_stamp`): training
+    draws one on about ten epochs of a run (docs/performance.md)."""
+    from PIL import Image
 
     confusion = np.asarray(confusion)
     cell = 34 if len(classes) <= 12 else 24  # pixels a class
     left, top = max(58, 8 * max(map(len, classes)) + 24), 52 if title else 30
     size = len(classes) * cell
     colours = (matplotlib.colormaps["Blues"](confusion / max(confusion.max(), 1))[..., :3] * 255).astype(np.uint8)
-    cells = np.kron(colours, np.ones((cell, cell, 1), dtype=np.uint8))  # each count as a cell x cell block
+    cells = colours.repeat(cell, axis=0).repeat(cell, axis=1)  # each count as a cell x cell block
     canvas = Image.new("RGB", (left + size + 12, top + size + 40), "white")
     canvas.paste(Image.fromarray(cells), (left, top))
-    draw, font, small = ImageDraw.Draw(canvas), _font(14), _font(11)
+
+    def text(xy, words, size, fill="black", anchor="mm"):
+        stamp, dx, dy = _stamp(words, size, fill, anchor)
+        canvas.paste(stamp, (round(xy[0]) + dx, round(xy[1]) + dy), stamp)
+
     if title:
-        draw.text((left + size / 2, 14), title, fill="black", font=font, anchor="mm")
+        text((left + size / 2, 14), title, 14)
     dark = confusion > confusion.max() / 2
     for i, name in enumerate(classes):
         middle = i * cell + cell / 2
-        draw.text((left + middle, top - 10), name[:cell // 9], fill="black", font=font, anchor="mm")  # predicted
-        draw.text((left - 8, top + middle), name, fill="black", font=font, anchor="rm")  # true
+        text((left + middle, top - 10), name[:cell // 9], 14)  # predicted
+        text((left - 8, top + middle), name, 14, anchor="rm")  # true
         for j in range(len(classes)):
-            draw.text((left + j * cell + cell / 2, top + middle), str(confusion[i, j]), anchor="mm", font=small,
-                      fill="white" if dark[i, j] else "black")
-    draw.text((left + size / 2, top + size + 20), "predicted (columns); true (rows)", fill="black", font=small, anchor="mm")
+            text((left + j * cell + cell / 2, top + middle), str(confusion[i, j]), 11, "white" if dark[i, j] else "black")
+    text((left + size / 2, top + size + 20), "predicted (columns); true (rows)", 11)
     return np.asarray(canvas)
+
+
+@functools.lru_cache(maxsize=4096)
+def _stamp(words: str, size: int, fill: str, anchor: str):
+    """`words` in DejaVu Sans at `size` in `fill`, drawn once on a transparent image, and the offset
+    from the anchor point to its top left corner."""
+    from PIL import Image, ImageColor, ImageDraw
+
+    font = _font(size)
+    x0, y0, x1, y1 = font.getbbox(words, anchor=anchor)
+    stamp = Image.new("RGBA", (max(x1 - x0, 1), max(y1 - y0, 1)), ImageColor.getrgb(fill) + (0,))
+    ImageDraw.Draw(stamp).text((-x0, -y0), words, fill=fill, font=font, anchor=anchor)
+    return stamp, x0, y0
 
 
 @functools.cache
