@@ -147,7 +147,7 @@ class TrainConfig:
     # pair (perceptual hash, then pixel check) whose labels differ.
     clean_train: Literal["none", "exact", "near"] = "none"
     # The faster ways to take a step (letterlab.training.loop lists them: the written-out MLP step,
-    # stacked seeds, CUDA graphs, TensorBoard checksums in C); false: every step through plain
+    # stacked seeds, CUDA graphs, TensorBoard's records written in C); false: every step through plain
     # autograd, for teaching and debugging. Both give the same numbers up to float rounding.
     fast_paths: bool = True
     # Mixup/CutMix (letterlab.training.mixing): each image mixed with a partner from a permutation of

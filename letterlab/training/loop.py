@@ -20,7 +20,7 @@ test_graphed.py, test_fast_paths.py).
 
 Per-batch numbers stay on the device during an epoch and are read once at its end, so the loop
 never waits for the device inside an epoch. Outside the steps, `fast_paths` also switches the
-TensorBoard records' checksums to C (`writers.checksum_in_c`; the same bytes)."""
+TensorBoard writer's records to `writers.RecordFile` (checksums in C, one buffered file; the same bytes)."""
 
 from __future__ import annotations
 
