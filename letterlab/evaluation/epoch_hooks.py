@@ -41,11 +41,23 @@ def confusion_per_epoch(context):
         if draws_image(result.epoch, epochs):
             from letterlab.evaluation.figures import confusion_image  # matplotlib: imported when first drawn
 
-            image = confusion_image(confusion, f"validation, epoch {result.epoch}", classes)
-            context.writer.add_image("val/confusion", image, result.epoch, dataformats="HWC")
+            add_rgb_image(context.writer, "val/confusion", confusion_image(confusion, f"validation, epoch {result.epoch}", classes), result.epoch)
         context.writer.add_text("val/confusion_table", confusion_text(confusion, classes), result.epoch)
 
     return hook
+
+
+def add_rgb_image(writer, tag: str, pixels: np.ndarray, step: int) -> None:
+    """`writer.add_image(tag, pixels, step, dataformats="HWC")` for RGB uint8 pixels, encoded at
+    zlib level 1: 7 ms instead of TensorBoard's 15-17 for a heat map (it converts to float and back, then
+    compresses at the default level), the file ~8% larger."""
+    from tensorboard.compat.proto.summary_pb2 import Summary
+
+    from letterlab.evaluation.figures import image_to_png
+
+    height, width, _ = pixels.shape
+    image = Summary.Image(height=height, width=width, colorspace=3, encoded_image_string=image_to_png(pixels, compress_level=1))
+    writer.file_writer.add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)
 
 
 DEFAULT_EPOCH_HOOKS = (confusion_per_epoch,)

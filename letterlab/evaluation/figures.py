@@ -101,11 +101,12 @@ def _font(size: int):
     return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"), size)
 
 
-def image_to_png(pixels: np.ndarray) -> bytes:
+def image_to_png(pixels: np.ndarray, compress_level: int = 6) -> bytes:
+    """PNG bytes of uint8 pixels; zlib `compress_level` 1 encodes a heat map in 7 ms instead of 10 (~8% larger)."""
     from PIL import Image
 
     buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
+    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=compress_level)
     return buffer.getvalue()
 
 
