@@ -252,12 +252,18 @@ train.batch_size = 8
 """
 
 
+def _start_slow_sweep(tmp_path, letters_npz, ray_cluster, *options, text=SLOW_SPEC):
+    """A driver process running `text` (12-epoch trials) on the test's Ray cluster; returns it, the spec and the sweep folder."""
+    address, env = ray_cluster
+    spec = write_spec(tmp_path, letters_npz(1, 60), epochs=12, text=text)
+    out = tmp_path / "sweep"
+    driver = subprocess.Popen(sweep_command(spec, out, address, *options), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return driver, spec, out
+
+
 def test_a_killed_driver_then_the_same_command_trains_no_trial_twice(tmp_path, letters_npz, ray_cluster):
     address, env = ray_cluster
-    spec = write_spec(tmp_path, letters_npz(1, 60), epochs=12, text=SLOW_SPEC)
-    out = tmp_path / "sweep"
-    driver = subprocess.Popen(sweep_command(spec, out, address, "--max-concurrent", "1"), env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    driver, spec, out = _start_slow_sweep(tmp_path, letters_npz, ray_cluster, "--max-concurrent", "1")
     first, second = out / "base" / "seed0", out / "base" / "seed1"
     try:
         _wait_for(lambda: (first / "results.json").exists() and _lines(second / "metrics.jsonl") >= 2, what="a trial mid-way")
@@ -286,11 +292,7 @@ def test_a_killed_driver_then_the_same_command_trains_no_trial_twice(tmp_path, l
 
 
 def test_ctrl_c_stops_the_sweep_with_every_trial_accounted_for(tmp_path, letters_npz, ray_cluster):
-    address, env = ray_cluster
-    spec = write_spec(tmp_path, letters_npz(1, 60), epochs=12, text=SLOW_SPEC)
-    out = tmp_path / "sweep"
-    driver = subprocess.Popen(sweep_command(spec, out, address, "--max-concurrent", "1"), env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    driver, _, out = _start_slow_sweep(tmp_path, letters_npz, ray_cluster, "--max-concurrent", "1")
     _wait_for(lambda: _lines(out / "base" / "seed0" / "metrics.jsonl") >= 1, what="the first trial's first epoch")
     driver.send_signal(signal.SIGINT)
     stdout, stderr = driver.communicate(timeout=120)
@@ -315,10 +317,7 @@ def _trainer_of(run_dir: Path):
 
 
 def test_a_killed_worker_is_retried_from_its_checkpoint_and_the_sweep_finishes(tmp_path, letters_npz, ray_cluster):
-    address, env = ray_cluster
-    spec = write_spec(tmp_path, letters_npz(1, 60), epochs=12, text=SLOW_SPEC.replace("seeds = [0, 1]", "seeds = [0]"))
-    out = tmp_path / "sweep"
-    driver = subprocess.Popen(sweep_command(spec, out, address), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    driver, spec, out = _start_slow_sweep(tmp_path, letters_npz, ray_cluster, text=SLOW_SPEC.replace("seeds = [0, 1]", "seeds = [0]"))
     run = out / "base" / "seed0"
     try:
         _wait_for(lambda: _lines(run / "metrics.jsonl") >= 2 and _trainer_of(run) is not None, what="the trial's worker")
