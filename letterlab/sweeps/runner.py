@@ -320,9 +320,9 @@ def _fit(tune, spec, out, address, max_concurrent, cpus, gpus, search, trials, a
         if name is None and "settings" not in config:  # a trial Tune never started (Ctrl-C): nothing of it is known
             continue
         if name is None:  # a search trial that failed before its first report
-            name = searched_variant(static["base"], result.config["settings"], static["spec"]).name
+            name = searched_variant(static["base"], config["settings"], static["spec"]).name
         if name not in variants:
-            variants[name] = searched_variant(static["base"], result.config["settings"], static["spec"])
+            variants[name] = searched_variant(static["base"], config["settings"], static["spec"])
         seed = r.get("seed", plan["seed"] if plan else static["seed"])
         fold = r.get("fold", plan["fold"] if plan else None)
         run = r.get("run") or (plan["run_dir"] if plan else str(out / name / f"seed{seed}"))
