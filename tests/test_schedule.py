@@ -39,3 +39,24 @@ def test_one_cycle_rises_from_lr_over_25_then_falls_linearly():
 def test_no_warmup_starts_at_the_peak():
     assert learning_rate(TrainConfig(lr=0.3, schedule="cosine"), 0, 10) == pytest.approx(0.3)
     assert learning_rate(TrainConfig(lr=0.3, schedule="one_cycle"), 0, 10) == pytest.approx(0.3)
+
+
+def test_swa_lr_ends_the_decay_there_and_holds_it_over_the_averaged_epochs():
+    config = TrainConfig(lr=0.5, schedule="one_cycle", warmup_fraction=0.2, epochs=5, swa_epochs=1, swa_lr=0.1)
+    total = 50  # 10 batches an epoch; the schedule spans the first 40 batches, 8 of them warm-up
+    start = 0.5 / 25
+    assert learning_rate(config, 0, total) == pytest.approx(start + (0.5 - start) / 8)
+    assert learning_rate(config, 7, total) == pytest.approx(0.5)
+    assert learning_rate(config, 24, total) == pytest.approx(0.1 + 0.4 * (1 - 16 / 32))
+    assert learning_rate(config, 39, total) == pytest.approx(0.1 + 0.4 / 32)
+    assert {learning_rate(config, step, total) for step in range(40, 50)} == {0.1}
+    cosine = TrainConfig(lr=0.5, schedule="cosine", epochs=5, swa_epochs=2, swa_lr=0.1)
+    assert learning_rate(cosine, 0, total) == pytest.approx(0.5)
+    assert learning_rate(cosine, 15, total) == pytest.approx(0.3)  # half-way through its 30 batches
+    assert {learning_rate(cosine, step, total) for step in range(30, 50)} == {0.1}
+
+
+def test_without_swa_lr_averaging_leaves_the_schedule_alone():
+    plain = TrainConfig(lr=0.5, schedule="one_cycle", warmup_fraction=0.2, epochs=5)
+    averaged = TrainConfig(lr=0.5, schedule="one_cycle", warmup_fraction=0.2, epochs=5, swa_epochs=2)
+    assert [learning_rate(plain, s, 50) for s in range(50)] == [learning_rate(averaged, s, 50) for s in range(50)]

@@ -72,3 +72,9 @@ def test_batch_norm_statistics_are_recomputed_on_the_training_part(tmp_path, mak
 def test_bad_swa_epochs_are_refused(swa_epochs):
     with pytest.raises(ConfigError, match="train.swa_epochs must be between 0 and train.epochs"):
         run_from_dict({"train": {"epochs": 4, "swa_epochs": swa_epochs}})
+
+
+@pytest.mark.parametrize("settings", [{"swa_lr": 0.01}, {"swa_epochs": 2, "swa_lr": -0.1}, {"swa_epochs": 2, "swa_lr": float("inf")}])
+def test_bad_swa_lr_is_refused(settings):
+    with pytest.raises(ConfigError, match="train.swa_lr must be finite and >= 0, and needs train.swa_epochs > 0"):
+        run_from_dict({"train": {"epochs": 4, **settings}})

@@ -19,7 +19,17 @@ def learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
 
     "constant": lr. "cosine": linear warm-up from 0 over the first warmup_fraction of the batches,
     then lr * (1 + cos(pi * t)) / 2 with t going 0 -> 1 over the rest. "one_cycle": linear warm-up
-    from lr / 25 to lr, then linear down towards 0."""
+    from lr / 25 to lr, then linear down towards 0.
+
+    With `swa_lr` > 0 the schedule spans only the batches before the averaged epochs (the last
+    `swa_epochs`), its decay ends at swa_lr instead of 0, and the averaged epochs keep swa_lr: the
+    weights go on moving while they are averaged (Izmailov et al. 2018)."""
+    end = 0.0
+    if config.swa_lr > 0:
+        averaged_from = total_steps * (config.epochs - config.swa_epochs) // max(config.epochs, 1)
+        if step >= averaged_from:
+            return config.swa_lr
+        total_steps, end = averaged_from, config.swa_lr
     if config.schedule == "constant":
         return config.lr
     warmup = round(config.warmup_fraction * total_steps)
@@ -28,8 +38,8 @@ def learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
         return start + (config.lr - start) * (step + 1) / warmup
     t = (step - warmup) / max(total_steps - warmup, 1)  # 0 at the end of warm-up, -> 1 at the end
     if config.schedule == "cosine":
-        return config.lr * (1 + math.cos(math.pi * t)) / 2
-    return config.lr * (1 - t)
+        return end + (config.lr - end) * (1 + math.cos(math.pi * t)) / 2
+    return end + (config.lr - end) * (1 - t)
 
 
 def total_steps(config: TrainConfig, per_epoch: int) -> int:
