@@ -53,7 +53,10 @@ def train_and_evaluate(config: RunConfig, run_dir: Path, device=None, *, resume:
     with _own_rng(device):
         state = train_run(config, run_dir, splits, device, resume=resume, progress=progress,
                           extra_hooks=epoch_hooks(config, extra_hooks), teachers=teachers)
-    return write_results(config, run_dir, score(state.model, splits.test, device, config.train.precision, config.train.loss))
+    t = config.train
+    # a weight average is not the last epoch's model, whose validation figures the metrics hold
+    val = score(state.model, splits.val, device, t.precision, t.loss) if state.averaged is not None and len(splits.val) else None
+    return write_results(config, run_dir, score(state.model, splits.test, device, t.precision, t.loss), val)
 
 
 def train_seeds_and_evaluate(configs: list[RunConfig], run_dirs: list[Path], device=None,

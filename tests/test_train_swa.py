@@ -78,3 +78,22 @@ def test_bad_swa_epochs_are_refused(swa_epochs):
 def test_bad_swa_lr_is_refused(settings):
     with pytest.raises(ConfigError, match="train.swa_lr must be finite and >= 0, and needs train.swa_epochs > 0"):
         run_from_dict({"train": {"epochs": 4, **settings}})
+
+
+def test_results_hold_the_averaged_models_validation_figures(tmp_path, letters_npz):
+    """results.json (what a sweep compares) scores the model it saves: the average, not the last epoch's."""
+    import json
+
+    from letterlab.data.run_data import load_run_splits
+    from letterlab.evaluation.scoring import score
+    from letterlab.evaluation.trained import load_trained
+    from letterlab.pipeline import train_and_evaluate
+
+    config = run_from_dict({**MLP, "data": str(letters_npz(0)), "train": {**MLP["train"], "swa_epochs": 3, "swa_lr": 0.05}})
+    run = new_run_dir(str(tmp_path / "run"), "")
+    results = train_and_evaluate(config, run, "cpu", progress=False)
+    final = score(load_trained(run, torch.device("cpu"))[1], load_run_splits(run, config).val, torch.device("cpu"))
+    last_epoch = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert (results.val_accuracy, results.val_loss) == (final.accuracy, final.loss)
+    assert results.val_loss != last_epoch["val_loss"]  # the live model's, which is not what was saved
+    assert json.loads((run / "results.json").read_text())["val_loss"] == final.loss

@@ -71,8 +71,9 @@ def score(model: torch.nn.Module, data: LetterImages, device: torch.device, prec
 
 @dataclass(frozen=True)
 class RunResults:
-    """A finished run's numbers (results.json): the last epoch's training and validation figures,
-    the test scores and the training time."""
+    """A finished run's numbers (results.json): the last epoch's training figures, the final
+    model's validation figures (the last epoch's, or the weight average's for SWA), the test scores
+    and the training time."""
 
     preset: str
     epochs: int
@@ -92,15 +93,16 @@ class RunResults:
     classes: list[str] = dataclasses.field(default_factory=lambda: list(LETTERS))  # A-J in results.json from before
 
 
-def write_results(config: RunConfig, run_dir: Path, test: Evaluation) -> RunResults:
-    """results.json and confusion.txt from the test Evaluation and the run's metrics and timing files."""
+def write_results(config: RunConfig, run_dir: Path, test: Evaluation, val: Evaluation | None = None) -> RunResults:
+    """results.json and confusion.txt from the test Evaluation and the run's metrics and timing
+    files; `val`: the final model's validation Evaluation where it is not the last epoch's model."""
     metrics, timing = read_jsonl(run_dir / METRICS), read_jsonl(run_dir / TIMING)
     last = metrics[-1] if metrics else {}
     seconds = [t["seconds"] for t in timing]
     results = RunResults(
         preset=config.preset, epochs=last.get("epoch", 0), steps=last.get("last_step", 0),
         train_loss=last.get("train_loss"), train_accuracy=last.get("train_accuracy"),
-        val_loss=last.get("val_loss"), val_accuracy=last.get("val_accuracy"),
+        val_loss=val.loss if val else last.get("val_loss"), val_accuracy=val.accuracy if val else last.get("val_accuracy"),
         test_loss=test.loss, test_accuracy=test.accuracy, test_n=test.n,
         train_seconds=float(sum(seconds)), seconds_per_epoch=float(np.median(seconds)) if seconds else None,
         confusion=test.confusion.tolist(), per_class=test.per_class, test_source=test.source, classes=list(test.classes),
