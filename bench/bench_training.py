@@ -11,10 +11,11 @@ and the preset's own convolution shapes through oneDNN).
 
 `--whole-process` times what a user sees instead: the `letterlab train` command as a process, at 1
 and at 21 epochs (the difference divided by 20 is an epoch with everything around it), against the
-fastest hand-written loop measured in the same run (the faster of the minimal loop above and, for
-the MLPs, `lean_epoch.py`'s written-out SGD; its median epoch). It also prints the seconds to the
-first batch, the share of an epoch spent outside training (bookkeeping), and a 1-epoch
-`mlp-tanh-50` process against `lean_epoch.py` as a process (import torch, load train.data, train).
+fastest hand-written loop measured in the same run (the fastest of the minimal loop above and, for
+the MLPs, `lean_epoch.py`'s written-out SGD on torch's and on numpy's arrays; its median epoch). It
+also prints the seconds to the first batch, the share of an epoch spent outside training
+(bookkeeping), and a 1-epoch `mlp-tanh-50` process against `lean_epoch.py` as a process (import
+torch, load train.data, train).
 The CNNs take minutes an epoch on a 2-core CPU, so they run on a random subset of the training
 images (`--cnn-images`, of which letterlab trains on 64%) at 1 and 3 epochs.
 
@@ -218,11 +219,11 @@ def first_batch_seconds(preset: str, data: str | None) -> float:
         return float(next(line for line in stderr.splitlines() if line.startswith("first batch")).split()[-1])
 
 
-def lean_epochs(data: str, epochs: int, config) -> list[float]:
-    """Per-epoch seconds of `lean_epoch.py`'s written-out SGD loop for the preset's MLP."""
+def lean_epochs(data: str, epochs: int, config, engine: str = "torch") -> list[float]:
+    """Per-epoch seconds of `lean_epoch.py`'s written-out SGD loop for the preset's MLP, on `engine`'s arrays."""
     m, t = config.model, config.train
     done = subprocess.run([sys.executable, str(LEAN), data, "--epochs", str(epochs), "--hidden", ",".join(map(str, m.hidden)),
-                           "--activation", m.activation, "--batch-size", str(t.batch_size), "--lr", str(t.lr)],
+                           "--activation", m.activation, "--batch-size", str(t.batch_size), "--lr", str(t.lr), "--engine", engine],
                           capture_output=True, text=True, check=True, cwd=tempfile.gettempdir())
     return json.loads(done.stdout)["epoch_seconds"]
 
@@ -272,7 +273,7 @@ def whole_process(args) -> None:
                     training += epoch_seconds[1:] if epochs == high else []
                 reference.append(len(y) / statistics.median(reference_loop(preset, x, y, 2 if cnn else 5)))
                 if not cnn:
-                    reference.append(len(y) / statistics.median(lean_epochs(data, 5, config)))
+                    reference += [len(y) / statistics.median(lean_epochs(data, 5, config, engine)) for engine in ("torch", "numpy")]
             per_epoch = (min(walls[high]) - min(walls[low])) / (high - low)
             train_epoch = statistics.median(training)
             ours, best = seen / per_epoch, max(reference)
