@@ -135,7 +135,7 @@ class TrainConfig:
     # Learning rate per batch (letterlab.training.schedule): "constant"; "cosine": linear warm-up from
     # 0, then a half cosine to 0; "one_cycle": linear warm-up from lr / 25, then linear down to 0.
     schedule: Literal["constant", "cosine", "one_cycle"] = "constant"
-    warmup_fraction: float = 0.0  # share of all training batches spent warming up
+    warmup_fraction: float = 0.0  # share of the scheduled batches (all, or those before SWA's with swa_lr) spent warming up
     label_smoothing: float = 0.0  # training loss only; validation and test losses stay plain cross-entropy
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     # Extra images added to the training part only (never to validation or test): a data path in
@@ -159,8 +159,8 @@ class TrainConfig:
     # mean of the weights at the ends of the last `swa_epochs` epochs, batch-norm statistics then
     # recomputed on the training part; each epoch's validation figures stay the live model's. 0 = off.
     swa_epochs: int = 0
-    # > 0: the schedule decays to swa_lr (not 0) by the start of the averaged epochs, which keep it (a
-    # rate that stays up while averaging, letterlab.training.schedule). 0: the schedule spans the whole run.
+    # > 0: the schedule runs over the epochs before the averaged ones and ends at swa_lr (not 0), which the
+    # averaged epochs keep (a rate that stays up while averaging, letterlab.training.schedule). 0: the schedule spans the whole run.
     swa_lr: float = 0.0
     # Distillation (letterlab.training.distill): finished run folders (same classes) whose ensemble (the mean
     # of their probabilities at `distill_temperature`, on each training batch as the student sees it) the
@@ -275,7 +275,8 @@ def validate(config: RunConfig, where: str = "config") -> None:
          "train.augment values must be >= 0, scale < 1, stroke <= 1, aspect <= 1, crop < 0.5 and blur <= 4"),
         (0 < t.mix_alpha < math.inf, "train.mix_alpha must be > 0 and finite"),
         (0 <= t.swa_epochs <= t.epochs, "train.swa_epochs must be between 0 and train.epochs"),
-        (0 <= t.swa_lr < math.inf and (t.swa_lr == 0 or t.swa_epochs > 0), "train.swa_lr must be finite and >= 0, and needs train.swa_epochs > 0"),
+        (0 <= t.swa_lr < math.inf and (t.swa_lr == 0 or 0 < t.swa_epochs < t.epochs),
+         "train.swa_lr must be finite and >= 0, and needs 0 < train.swa_epochs < train.epochs (the schedule runs before the averaged epochs)"),
         (0 <= t.distill_weight <= 1, "train.distill_weight must be between 0 and 1"),
         (0 < t.distill_temperature < math.inf, "train.distill_temperature must be > 0 and finite"),
         (all(t.teachers), "train.teachers must be run folders (no empty names)"),

@@ -1,6 +1,8 @@
 """Stochastic weight averaging: the final weights are the mean of the last epochs' weights, batch
 norm's statistics are recomputed on the training part, and each epoch's figures stay the live model's."""
 
+import json
+
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -74,16 +76,28 @@ def test_bad_swa_epochs_are_refused(swa_epochs):
         run_from_dict({"train": {"epochs": 4, "swa_epochs": swa_epochs}})
 
 
-@pytest.mark.parametrize("settings", [{"swa_lr": 0.01}, {"swa_epochs": 2, "swa_lr": -0.1}, {"swa_epochs": 2, "swa_lr": float("inf")}])
+@pytest.mark.parametrize("settings", [{"swa_lr": 0.01}, {"swa_epochs": 4, "swa_lr": 0.01}, {"swa_epochs": 2, "swa_lr": -0.1},
+                                      {"swa_epochs": 2, "swa_lr": float("inf")}])
 def test_bad_swa_lr_is_refused(settings):
-    with pytest.raises(ConfigError, match="train.swa_lr must be finite and >= 0, and needs train.swa_epochs > 0"):
+    with pytest.raises(ConfigError, match=r"train.swa_lr must be finite and >= 0, and needs 0 < train.swa_epochs < train.epochs"):
         run_from_dict({"train": {"epochs": 4, **settings}})
+
+
+def test_the_averaged_epochs_train_at_swa_lr_and_are_never_graphed(tmp_path, make_letters):
+    from letterlab.training.graphed import can_graph
+
+    config = {**MLP, "train": {**MLP["train"], "optimizer": "adam", "lr": 0.01, "schedule": "one_cycle", "swa_epochs": 2, "swa_lr": 0.002}}
+    splits, rates = _splits(make_letters), []
+    _train(config, tmp_path / "run", splits, (lambda context: lambda state, result: rates.append(state.optimizer.param_groups[0]["lr"]),))
+    assert rates[:2] != [0.002, 0.002] and rates[2:] == [0.002, 0.002]  # the rate of each epoch's last batch
+    # a CUDA graph replays its captured rate: a constant schedule that steps to swa_lr is not graphed
+    on_gpu = type("FakeCudaTensor", (), {"is_cuda": True})()
+    assert can_graph(on_gpu, run_from_dict({"train": {"epochs": 4, "swa_epochs": 2}}).train)
+    assert not can_graph(on_gpu, run_from_dict({"train": {"epochs": 4, "swa_epochs": 2, "swa_lr": 0.01}}).train)
 
 
 def test_results_hold_the_averaged_models_validation_figures(tmp_path, letters_npz):
     """results.json (what a sweep compares) scores the model it saves: the average, not the last epoch's."""
-    import json
-
     from letterlab.data.run_data import load_run_splits
     from letterlab.evaluation.scoring import score
     from letterlab.evaluation.trained import load_trained

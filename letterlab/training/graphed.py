@@ -26,12 +26,13 @@ import torch
 
 from letterlab.run_config import TrainConfig
 from letterlab.training.augment import is_active
+from letterlab.training.schedule import constant_rate
 
 WARMUP_STEPS = 3  # eager steps before the capture, as PyTorch's CUDA graph notes advise
 
 
 def can_graph(x: torch.Tensor, config: TrainConfig) -> bool:
-    return x.is_cuda and config.schedule == "constant" and not is_active(config.augment) and config.mix == "none" and not config.teachers
+    return x.is_cuda and constant_rate(config) and not is_active(config.augment) and config.mix == "none" and not config.teachers
 
 
 def capture_step(step: Callable[[], tuple], stream) -> Callable[[], tuple]:

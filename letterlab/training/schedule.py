@@ -21,9 +21,10 @@ def learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
     then lr * (1 + cos(pi * t)) / 2 with t going 0 -> 1 over the rest. "one_cycle": linear warm-up
     from lr / 25 to lr, then linear down towards 0.
 
-    With `swa_lr` > 0 the schedule spans only the batches before the averaged epochs (the last
-    `swa_epochs`), its decay ends at swa_lr instead of 0, and the averaged epochs keep swa_lr: the
-    weights go on moving while they are averaged (Izmailov et al. 2018)."""
+    With `swa_lr` > 0 the schedule (its warm-up share included) spans only the batches before the
+    averaged epochs (the last `swa_epochs`), its decay ends at swa_lr instead of 0 (a "constant"
+    schedule keeps lr and then steps to swa_lr), and the averaged epochs keep swa_lr: the weights
+    go on moving while they are averaged (Izmailov et al. 2018)."""
     end = 0.0
     if config.swa_lr > 0:
         averaged_from = total_steps * (config.epochs - config.swa_epochs) // max(config.epochs, 1)
@@ -40,6 +41,11 @@ def learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
     if config.schedule == "cosine":
         return end + (config.lr - end) * (1 + math.cos(math.pi * t)) / 2
     return end + (config.lr - end) * (1 - t)
+
+
+def constant_rate(config: TrainConfig) -> bool:
+    """Whether every batch of the run gets the same rate (`lr`)."""
+    return config.schedule == "constant" and config.swa_lr == 0
 
 
 def total_steps(config: TrainConfig, per_epoch: int) -> int:

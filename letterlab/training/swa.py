@@ -7,7 +7,8 @@ and every checkpoint carries it, so a run killed while averaging resumes exactly
 averaged weights replace the live model's, after batch norm's statistics, which an average of
 weights does not carry, are recomputed by `swa_utils.update_bn` over the training part in its
 stored order (no augmentation, batches of `batch_size`). Each epoch's validation figures are the
-live model's; the saved and tested final model is the average."""
+live model's; the saved final model is the average, and results.json's validation and test
+figures score it (`pipeline.train_and_evaluate`)."""
 
 from __future__ import annotations
 
