@@ -448,4 +448,6 @@ def test_folds_train_a_trial_per_fold_each_validated_on_fonts_it_never_trained_o
     assert (rows["base"]["seeds"], rows["base"]["folds"]) == (1, 2)
     assert rows["base"]["val_mean"] == pytest.approx(np.mean([trials["base", f]["val_accuracy"] for f in (0, 1)]))
     assert rows["lr-high"]["mcnemar"]["seeds"] == 2  # fold by fold against the base's same fold
+    differences = [trials["lr-high", f]["val_accuracy"] - trials["base", f]["val_accuracy"] for f in (0, 1)]
+    assert rows["lr-high"]["val_paired"]["pairs"] == 2 and rows["lr-high"]["val_paired"]["mean"] == pytest.approx(np.mean(differences))
     assert "1 x 2 folds" in done.stdout

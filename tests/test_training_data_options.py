@@ -91,9 +91,11 @@ def test_the_sweep_table_shows_spread_interval_and_mcnemar(tmp_path):
                "test_ci95": [0.566, 1.0], "mcnemar": {"seeds": 2, "only_variant_correct": 30, "only_base_correct": 12, "p_value": 0.00825},
                "parameters": 12345, "train_seconds": 60.0}
     base = variant | {"name": "base", "val_mean": None, "test_ci95": None, "mcnemar": None}
-    assert sweep_rows([base, variant]) == [
-        ["base", "2", "-", "82.00 ± 2.83", "-", "(the base)", "12,345", "60.0"],
-        ["wide", "2", "91.00 ± 1.41", "82.00 ± 2.83", "56.60 to 100.00", "+30 / -12, p = 0.00825", "12,345", "60.0"]]
+    assert sweep_rows([base, variant]) == [  # a sweep.json without the paired differences (written before them)
+        ["base", "2", "-", "(the base)", "82.00 ± 2.83", "-", "(the base)", "12,345", "60.0"],
+        ["wide", "2", "91.00 ± 1.41", "-", "82.00 ± 2.83", "56.60 to 100.00", "+30 / -12, p = 0.00825", "12,345", "60.0"]]
+    paired = variant | {"val_paired": {"pairs": 2, "mean": 0.0125, "sd": 0.0035}}
+    assert sweep_rows([paired])[0][3] == "+1.25 ± 0.35 (2 pairs)"
     (tmp_path / "sweep.json").write_text(json.dumps({"spec": "s.toml", "trials": [{}, {}], "variants": [base, variant]}))
     blocks = how_far_blocks([], tmp_path)
     assert blocks[0].text == "How far can we go" and isinstance(blocks[-1], Table) and blocks[-1].rows[1][0] == "wide"

@@ -154,6 +154,7 @@ def sweep_text(result) -> str:
     done = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     failed = "".join(f"\nfailed: {t.name}: {t.error}" for t in result.failed)
     return (f"{len(result.trials)} trials ({done}) in {result.wall_seconds:.1f} s (Ray started in {result.ray_start_seconds:.1f} s)\n"
-            + "\n".join(lines) + "\nvs base: test images only the variant / only the base got right, summed over the seeds (and folds) both have; "
+            + "\n".join(lines) + "\npaired: validation points above the base on the same seeds (and folds), mean ± sd of the differences"
+            "\nvs base: test images only the variant / only the base got right, summed over the seeds (and folds) both have; "
             "p: McNemar's exact test, the largest over those pairs"
             + failed)

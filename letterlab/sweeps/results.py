@@ -1,6 +1,7 @@
 """A sweep's results: each trial's numbers, each variant summarised over its seeds (validation and
-test accuracy mean ± sd, a 95% t-interval of the test accuracy, McNemar's exact test against the
-base on the same test images), written as sweep.json; and TensorBoard's HParams tab, one row per
+test accuracy mean ± sd, the validation difference to the base paired seed by seed and fold by fold,
+a 95% t-interval of the test accuracy, McNemar's exact test against the base on the same test
+images), written as sweep.json; and TensorBoard's HParams tab, one row per
 trial, written into each trial's own run folder."""
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ class VariantSummary:
     parameters: int | None
     train_seconds: float | None  # mean per trial
     folds: int = 0  # folds each seed was validated on (0: one validation part)
+    # validation accuracy minus the base's on the same seed and fold: {"pairs", "mean", "sd"} (sd None for one pair)
+    val_paired: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -110,8 +113,21 @@ def summarise(variants: list[Variant], trials: list[TrialResult],
         summaries.append(VariantSummary(
             variant.name, variant.settings, len({t.seed for t in mine}), val_mean, val_sd, test_mean, test_sd, t_interval(tests),
             None if variant.name == BASE else _mcnemar_against_base(variant.name, correct),
-            mine[0].parameters if mine else None, seconds, len(folds)))
+            mine[0].parameters if mine else None, seconds, len(folds),
+            None if variant.name == BASE else _paired_against_base(mine, finished)))
     return summaries
+
+
+def _paired_against_base(mine: list[TrialResult], finished: list[TrialResult]) -> dict | None:
+    """The variant's validation accuracy less the base's, trial by trial on the same seed and fold
+    (so the same validation images): the differences' mean and sd, a steadier judge than two means
+    whose spread is mostly which fonts each fold holds out."""
+    base = {(t.seed, t.fold): t.val_accuracy for t in finished if t.variant == BASE and t.val_accuracy is not None}
+    differences = [t.val_accuracy - base[t.seed, t.fold] for t in mine if t.val_accuracy is not None and (t.seed, t.fold) in base]
+    if not differences:
+        return None
+    mean, sd = _mean_sd(differences)
+    return {"pairs": len(differences), "mean": mean, "sd": sd}
 
 
 def _mcnemar_against_base(name: str, correct: dict[tuple[str, int, int | None], tuple[str, np.ndarray]]) -> dict | None:
