@@ -58,8 +58,13 @@ def main() -> None:
     biases = [torch.zeros(b) for b in widths[1:]]
     if args.engine == "numpy":
         seconds = numpy_epochs(x.numpy(), y.numpy(), [w.numpy() for w in weights], [b.numpy() for b in biases], args)
-        print(json.dumps({"images": len(y), "epoch_seconds": seconds}))
-        return
+    else:
+        seconds = torch_epochs(x, y, weights, biases, args)
+    print(json.dumps({"images": len(y), "epoch_seconds": seconds}))
+
+
+def torch_epochs(x: torch.Tensor, y: torch.Tensor, weights: list[torch.Tensor], biases: list[torch.Tensor], args) -> list[float]:
+    """The written-out SGD loop on torch tensors, weights updated in place; per-epoch seconds."""
     forward, derivative = ACTIVATIONS[args.activation]
     seconds = []
     for _ in range(args.epochs):
@@ -79,11 +84,11 @@ def main() -> None:
                 biases[k].sub_(grad.sum(0), alpha=args.lr)
                 grad = down
         seconds.append(time.perf_counter() - started)
-    print(json.dumps({"images": len(y), "epoch_seconds": seconds}))
+    return seconds
 
 
 def numpy_epochs(x: np.ndarray, y: np.ndarray, weights: list[np.ndarray], biases: list[np.ndarray], args) -> list[float]:
-    """The loop of `main` on numpy arrays, weights updated in place; per-epoch seconds."""
+    """`torch_epochs`' loop on numpy arrays (its own batch order), weights updated in place; per-epoch seconds."""
     forward, derivative = NUMPY_ACTIVATIONS[args.activation]
     rng, seconds = np.random.default_rng(0), []
     for _ in range(args.epochs):
