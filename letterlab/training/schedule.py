@@ -27,7 +27,7 @@ def learning_rate(config: TrainConfig, step: int, total_steps: int) -> float:
     go on moving while they are averaged (Izmailov et al. 2018)."""
     end = 0.0
     if config.swa_lr > 0:
-        averaged_from = total_steps * (config.epochs - config.swa_epochs) // max(config.epochs, 1)
+        averaged_from = total_steps * (config.epochs - config.swa_epochs) // config.epochs  # validate: 0 < swa_epochs < epochs
         if step >= averaged_from:
             return config.swa_lr
         total_steps, end = averaged_from, config.swa_lr
