@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from letterlab.cli.format import pairs_table
+from letterlab.cli.format import fonts_text, pairs_table
 from letterlab.cli.main import main
 from letterlab.data.dataset import LetterImages
 from letterlab.evaluation.metrics import confusion_matrix, per_class_scores
-from letterlab.evaluation.mistakes import CELL, confused_pairs, find_mistakes, write_error_report
+from letterlab.evaluation.mistakes import CELL, confused_pairs, find_mistakes, mistakes_by_font, write_error_report
 
 
 def one_hot_probs(predicted, confidence):
@@ -92,6 +92,7 @@ def test_errors_command_on_run_split_and_on_data(trained_run, tmp_path, capsys):
     report = json.loads((trained_run / "errors" / "errors.json").read_text())
     assert report["n"] == 60 and report["mistakes"] == len(report["errors"]) > 0  # test split: 20% of 300
     assert (trained_run / "errors" / "errors.png").exists()
+    assert report["fonts"] is None and "mistakes by font" not in printed  # the noise names no fonts
 
     assert main(["errors", str(trained_run), "--data", str(trained_run.parent / "noise.npz"), "--out", str(tmp_path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["n"] == 300  # all of a source without a test part
@@ -124,3 +125,37 @@ def test_review_command_saves_answers_and_resumes(trained_run, monkeypatch, caps
     assert sorted(a["answer"] for a in answers.values()) == ["?", "A", "B"]
     assert "answered 3 images (1 unreadable)" in capsys.readouterr().out
     assert main(["review", str(trained_run), "--limit", "0"]) == 2
+
+
+def test_mistakes_by_font_counted_by_hand():
+    data = letters([0] * 12).with_fonts(np.array(["b"] * 4 + ["a"] * 4 + ["c"] * 4), "hand")
+    wrong = [0, 4, 5, 6]  # one mistake in font b, three in font a, none in c
+    predicted = np.zeros(12, np.int64)
+    predicted[wrong] = 1
+    by_font = mistakes_by_font(find_mistakes(data, one_hot_probs(predicted, [0.9] * 12)))
+    assert by_font["fonts"] == 3 and by_font["with_mistakes"] == 2 and by_font["source"] == "hand"
+    assert by_font["worst"] == [{"font": "a", "mistakes": 3, "images": 4}, {"font": "b", "mistakes": 1, "images": 4}]
+    assert by_font["worst_tenth"] == 1 and by_font["worst_tenth_share"] == 0.75
+    assert mistakes_by_font(find_mistakes(data, one_hot_probs(predicted, [0.9] * 12)), top=1)["worst"] == by_font["worst"][:1]
+    assert mistakes_by_font(find_mistakes(letters([0, 1]), one_hot_probs([1, 1], [0.9, 0.9]))) is None  # no font names
+    notmnist = {**by_font, "worst": [{"font": "QXJpYWwudHRm", "mistakes": 3, "images": 4}]}  # base64 of Arial.ttf
+    assert fonts_text(notmnist).endswith("  Arial.ttf") and fonts_text(by_font).endswith("  b")
+
+
+def test_errors_command_reports_fonts_when_the_data_names_them(trained_run, tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    fonts = np.array([f"font{k % 20:02d}" for k in range(200)])
+    np.savez(tmp_path / "fonts.npz", images=rng.integers(0, 256, (200, 28, 28), dtype=np.uint8), labels=np.arange(200) % 10, font=fonts)
+    assert main(["errors", str(trained_run), "--data", str(tmp_path / "fonts.npz"), "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads((tmp_path / "out" / "errors.json").read_text())
+    by_font = report["fonts"]
+    assert by_font["fonts"] == 20 and by_font["worst_tenth"] == 2
+    per_font = {}
+    for row in report["errors"]:  # the same counts from the listed mistakes
+        per_font[fonts[row["index"]]] = per_font.get(fonts[row["index"]], 0) + 1
+    assert by_font["with_mistakes"] == len(per_font)
+    assert [(f["font"], f["mistakes"], f["images"]) for f in by_font["worst"]] == \
+        sorted(((name, n, 10) for name, n in per_font.items()), key=lambda x: (-x[1], x[0]))[:10]
+    assert by_font["worst_tenth_share"] == pytest.approx(sum(f["mistakes"] for f in by_font["worst"][:2]) / report["mistakes"])
+    assert f"in {by_font['with_mistakes']} of 20 fonts" in printed and by_font["worst"][0]["font"] in printed

@@ -59,6 +59,20 @@ def pairs_table(pairs: list[dict]) -> str:
     return "\n".join(lines) if pairs else "no mistakes"
 
 
+def fonts_text(by_font: dict) -> str:
+    """mistakes_by_font's summary: how concentrated the mistakes are, and the fonts with the most (names
+    that are all notMNIST's base64 file stems, as notmnist_small.npz keeps them, decoded)."""
+    from letterlab.data.folder import font_names
+
+    names = [f["font"] for f in by_font["worst"]]
+    names = list(font_names(names)) or names
+    lines = [f"mistakes by font (fonts: {by_font['source']}): in {by_font['with_mistakes']} of {by_font['fonts']} fonts; "
+             f"the {by_font['worst_tenth']} with the most (a tenth of the fonts) hold {by_font['worst_tenth_share']:.0%} of them",
+             f"{'mistakes':>8}{'images':>8}  font"]
+    lines += [f"{f['mistakes']:>8}{f['images']:>8}  {name}" for f, name in zip(by_font["worst"], names)]
+    return "\n".join(lines)
+
+
 def comparison_text(result) -> str:
     lines = [f"{result.n} images from {result.data}"]
     for key, r in (("A", result.a), ("B", result.b)):

@@ -36,7 +36,7 @@ def register(subparsers) -> None:
 
 def run_errors(args) -> int:
     import letterlab
-    from letterlab.cli.format import pairs_table, per_class_table
+    from letterlab.cli.format import fonts_text, pairs_table, per_class_table
 
     report = letterlab.load_run(args.run, args.device).write_errors(args.data, args.out)
     if args.json:
@@ -45,6 +45,8 @@ def run_errors(args) -> int:
     print(f"{report['mistakes']} of {report['n']} images misclassified ({report['source']})")
     print("\nmost confused pairs:\n" + pairs_table(report["pairs"]))
     print("\n" + per_class_table(report["per_class"]))
+    if report["fonts"]:
+        print("\n" + fonts_text(report["fonts"]))
     print("\ngrids: " + ", ".join(report["grids"]) if report["grids"] else "\nno grids: no mistakes")
     return 0
 

@@ -1,5 +1,6 @@
-"""A run's mistakes on a data set: which images, how confident, which letter pairs it confuses, and
-grids of the misclassified images (most confident first, and one per confused pair)."""
+"""A run's mistakes on a data set: which images, how confident, which letter pairs it confuses, which
+fonts they come from (where the data names fonts), and grids of the misclassified images (most
+confident first, and one per confused pair)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from letterlab.files import write_atomic, write_json_atomic
 
 GRID_LIMIT = 100  # images per grid; the most confident errors come first
 CELL = 84  # pixels per image in a grid (3x the 28x28 image)
+FONT_ROWS = 10  # fonts listed by mistakes_by_font, the most mistakes first
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,25 @@ def confused_pairs(confusion: np.ndarray, top: int = 10, classes=LETTERS) -> lis
             for n, t, p in flat[:top]]
 
 
+def mistakes_by_font(mistakes: Mistakes, top: int = FONT_ROWS) -> dict | None:
+    """How the mistakes spread over the fonts, for data that names its fonts (None otherwise): the
+    fonts, how many of them have a mistake, the share of the mistakes in the worst tenth of the fonts
+    (those with the most), and the `top` fonts with the most mistakes, each with its images."""
+    fonts = mistakes.data.fonts
+    if fonts is None:
+        return None
+    names, images = np.unique(fonts, return_counts=True)
+    wrong = np.bincount(np.searchsorted(names, fonts[mistakes.index]), minlength=len(names))
+    order = np.lexsort((names, -wrong))  # the most mistakes first, ties by name
+    tenth = max(1, len(names) // 10)
+    total = int(wrong.sum())
+    return {
+        "source": mistakes.data.font_source, "fonts": len(names), "with_mistakes": int(np.count_nonzero(wrong)),
+        "worst_tenth": tenth, "worst_tenth_share": float(wrong[order[:tenth]].sum() / total) if total else 0.0,
+        "worst": [{"font": str(names[i]), "mistakes": int(wrong[i]), "images": int(images[i])} for i in order[:top] if wrong[i]],
+    }
+
+
 def mistakes_figure(mistakes: Mistakes, limit: int = 40, columns: int = 10):
     """A matplotlib figure of the `limit` most confident mistakes: 'true > predicted confidence'."""
     from letterlab.evaluation.figures import new_figure
@@ -114,7 +135,7 @@ def save_grid(mistakes: Mistakes, picked: np.ndarray, path: Path) -> Path:
 
 def write_error_report(mistakes: Mistakes, out_dir: Path, top_pairs: int = 5) -> dict:
     """errors.png (all mistakes, most confident first), errors-T-as-P.png for the `top_pairs` most
-    confused pairs, and errors.json (mistakes, pairs, per-class scores) in `out_dir`."""
+    confused pairs, and errors.json (mistakes, pairs, per-class scores, mistakes by font) in `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     data = mistakes.data
     all_predicted = data.labels.copy()
@@ -131,7 +152,7 @@ def write_error_report(mistakes: Mistakes, out_dir: Path, top_pairs: int = 5) ->
         grids.append(str(save_grid(mistakes, picked, out_dir / name)))
     report = {
         "source": data.source, "n": len(data), "mistakes": len(mistakes.index), "classes": list(data.classes),
-        "pairs": pairs, "per_class": per_class_scores(confusion, data.classes),
+        "pairs": pairs, "per_class": per_class_scores(confusion, data.classes), "fonts": mistakes_by_font(mistakes),
         "grids": grids, "errors": mistakes.rows(),
     }
     write_json_atomic(out_dir / "errors.json", report)
