@@ -11,7 +11,7 @@ from letterlab.cli.format import fonts_text, pairs_table
 from letterlab.cli.main import main
 from letterlab.data.dataset import LetterImages
 from letterlab.evaluation.metrics import confusion_matrix, per_class_scores
-from letterlab.evaluation.mistakes import CELL, confused_pairs, find_mistakes, mistakes_by_font, write_error_report
+from letterlab.evaluation.mistakes import CELL, confused_pairs, find_mistakes, write_error_report
 
 
 def one_hot_probs(predicted, confidence):
@@ -92,7 +92,7 @@ def test_errors_command_on_run_split_and_on_data(trained_run, tmp_path, capsys):
     report = json.loads((trained_run / "errors" / "errors.json").read_text())
     assert report["n"] == 60 and report["mistakes"] == len(report["errors"]) > 0  # test split: 20% of 300
     assert (trained_run / "errors" / "errors.png").exists()
-    assert report["fonts"] is None and "mistakes by font" not in printed  # the noise names no fonts
+    assert report["by_font"] is None and "mistakes by font" not in printed  # the noise names no fonts
 
     assert main(["errors", str(trained_run), "--data", str(trained_run.parent / "noise.npz"), "--out", str(tmp_path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["n"] == 300  # all of a source without a test part
@@ -128,18 +128,28 @@ def test_review_command_saves_answers_and_resumes(trained_run, monkeypatch, caps
 
 
 def test_mistakes_by_font_counted_by_hand():
-    data = letters([0] * 12).with_fonts(np.array(["b"] * 4 + ["a"] * 4 + ["c"] * 4), "hand")
-    wrong = [0, 4, 5, 6]  # one mistake in font b, three in font a, none in c
-    predicted = np.zeros(12, np.int64)
-    predicted[wrong] = 1
-    by_font = mistakes_by_font(find_mistakes(data, one_hot_probs(predicted, [0.9] * 12)))
-    assert by_font["fonts"] == 3 and by_font["with_mistakes"] == 2 and by_font["source"] == "hand"
-    assert by_font["worst"] == [{"font": "a", "mistakes": 3, "images": 4}, {"font": "b", "mistakes": 1, "images": 4}]
-    assert by_font["worst_tenth"] == 1 and by_font["worst_tenth_share"] == 0.75
-    assert mistakes_by_font(find_mistakes(data, one_hot_probs(predicted, [0.9] * 12)), top=1)["worst"] == by_font["worst"][:1]
-    assert mistakes_by_font(find_mistakes(letters([0, 1]), one_hot_probs([1, 1], [0.9, 0.9]))) is None  # no font names
-    notmnist = {**by_font, "worst": [{"font": "QXJpYWwudHRm", "mistakes": 3, "images": 4}]}  # base64 of Arial.ttf
-    assert fonts_text(notmnist).endswith("  Arial.ttf") and fonts_text(by_font).endswith("  b")
+    fonts = np.array(["b"] * 3 + ["a"] * 5 + ["c"] * 2 + ["d"] * 2 + ["(unmatched image 12)", "(unmatched image 13)"])
+    data = letters([0] * 14).with_fonts(fonts, "hand")
+    predicted = np.zeros(14, np.int64)
+    predicted[[0, 1, 3, 4, 10, 12]] = 1  # b twice, a twice (a tie, a first by name), d once, one unmatched image
+    mistakes = find_mistakes(data, one_hot_probs(predicted, [0.9] * 14))
+    by_font = mistakes.by_font()
+    assert (by_font["fonts"], by_font["with_mistakes"], by_font["mistakes"], by_font["named_by"]) == (4, 3, 5, "hand")
+    assert [(f["font"], f["mistakes"], f["images"]) for f in by_font["worst"]] == [("a", 2, 5), ("b", 2, 3), ("d", 1, 2)]
+    assert (by_font["unmatched_images"], by_font["unmatched_mistakes"]) == (2, 1)
+    assert by_font["worst_tenth"] == 1 and by_font["worst_tenth_share"] == 0.4
+    assert mistakes.by_font(top=1)["worst"] == by_font["worst"][:1]
+    assert {row["index"]: row["font"] for row in mistakes.rows()}[12] == "(unmatched image 12)"
+    text = fonts_text(by_font)
+    assert "5 mistakes in 3 of 4 fonts; the 1 with the most (25% of the fonts) hold 40% of them" in text
+    assert "and 1 among 2 images whose font was not found" in text and text.endswith("       1       2  d")
+
+    assert find_mistakes(letters([0, 1]), one_hot_probs([1, 1], [0.9, 0.9])).by_font() is None  # no font names
+    none_wrong = find_mistakes(data, one_hot_probs(np.zeros(14, np.int64), [0.9] * 14)).by_font()
+    assert none_wrong["worst"] == [] and fonts_text(none_wrong).splitlines()[0].endswith("no mistakes in any of 4 fonts")
+    notmnist = letters([0, 0]).with_fonts(np.array(["QXJpYWwudHRm", "QXJpYWwudHRm"]), "hand")  # base64 of Arial.ttf
+    worst = find_mistakes(notmnist, one_hot_probs([1, 1], [0.9, 0.9])).by_font()["worst"]
+    assert worst == [{"font": "QXJpYWwudHRm", "name": "Arial.ttf", "mistakes": 2, "images": 2}]
 
 
 def test_errors_command_reports_fonts_when_the_data_names_them(trained_run, tmp_path, capsys):
@@ -149,10 +159,11 @@ def test_errors_command_reports_fonts_when_the_data_names_them(trained_run, tmp_
     assert main(["errors", str(trained_run), "--data", str(tmp_path / "fonts.npz"), "--out", str(tmp_path / "out")]) == 0
     printed = capsys.readouterr().out
     report = json.loads((tmp_path / "out" / "errors.json").read_text())
-    by_font = report["fonts"]
+    by_font = report["by_font"]
     assert by_font["fonts"] == 20 and by_font["worst_tenth"] == 2
     per_font = {}
-    for row in report["errors"]:  # the same counts from the listed mistakes
+    for row in report["errors"]:  # the same counts from the listed mistakes and the data's fonts
+        assert row["font"] == fonts[row["index"]]
         per_font[fonts[row["index"]]] = per_font.get(fonts[row["index"]], 0) + 1
     assert by_font["with_mistakes"] == len(per_font)
     assert [(f["font"], f["mistakes"], f["images"]) for f in by_font["worst"]] == \

@@ -60,16 +60,17 @@ def pairs_table(pairs: list[dict]) -> str:
 
 
 def fonts_text(by_font: dict) -> str:
-    """mistakes_by_font's summary: how concentrated the mistakes are, and the fonts with the most (names
-    that are all notMNIST's base64 file stems, as notmnist_small.npz keeps them, decoded)."""
-    from letterlab.data.folder import font_names
-
-    names = [f["font"] for f in by_font["worst"]]
-    names = list(font_names(names)) or names
-    lines = [f"mistakes by font (fonts: {by_font['source']}): in {by_font['with_mistakes']} of {by_font['fonts']} fonts; "
-             f"the {by_font['worst_tenth']} with the most (a tenth of the fonts) hold {by_font['worst_tenth_share']:.0%} of them",
-             f"{'mistakes':>8}{'images':>8}  font"]
-    lines += [f"{f['mistakes']:>8}{f['images']:>8}  {name}" for f, name in zip(by_font["worst"], names)]
+    """Mistakes.by_font's summary: how concentrated the mistakes are, and the fonts with the most."""
+    k, n = by_font["worst_tenth"], by_font["fonts"]
+    head = f"mistakes by font (fonts {by_font['named_by']}): "
+    lines = [head + (f"{by_font['mistakes']} mistakes in {by_font['with_mistakes']} of {n} fonts; the {k} with the most "
+                     f"({k / n:.0%} of the fonts) hold {by_font['worst_tenth_share']:.0%} of them" if by_font["mistakes"]
+                     else f"no mistakes in any of {n} fonts")]
+    if by_font["unmatched_images"]:
+        lines.append(f"and {by_font['unmatched_mistakes']} among {by_font['unmatched_images']} images whose font was not found")
+    if by_font["worst"]:
+        lines.append(f"{'mistakes':>8}{'images':>8}  font")
+        lines += [f"{f['mistakes']:>8}{f['images']:>8}  {f['name']}" for f in by_font["worst"]]
     return "\n".join(lines)
 
 

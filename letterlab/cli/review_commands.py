@@ -45,8 +45,8 @@ def run_errors(args) -> int:
     print(f"{report['mistakes']} of {report['n']} images misclassified ({report['source']})")
     print("\nmost confused pairs:\n" + pairs_table(report["pairs"]))
     print("\n" + per_class_table(report["per_class"]))
-    if report["fonts"]:
-        print("\n" + fonts_text(report["fonts"]))
+    if report["by_font"]:
+        print("\n" + fonts_text(report["by_font"]))
     print("\ngrids: " + ", ".join(report["grids"]) if report["grids"] else "\nno grids: no mistakes")
     return 0
 

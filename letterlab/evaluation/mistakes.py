@@ -12,12 +12,14 @@ import numpy as np
 
 from letterlab import LETTERS
 from letterlab.data.dataset import LetterImages
+from letterlab.data.fonts import UNMATCHED
 from letterlab.evaluation.metrics import confusion_matrix, per_class_scores
 from letterlab.files import write_atomic, write_json_atomic
 
 GRID_LIMIT = 100  # images per grid; the most confident errors come first
 CELL = 84  # pixels per image in a grid (3x the 28x28 image)
-FONT_ROWS = 10  # fonts listed by mistakes_by_font, the most mistakes first
+FONT_ROWS = 10  # fonts listed by Mistakes.by_font, the most mistakes first
+UNMATCHED_PREFIX = UNMATCHED.split("{")[0]  # the name an image gets when train.fonts_from did not find its font
 
 
 @dataclass(frozen=True)
@@ -38,9 +40,40 @@ class Mistakes:
         return self.data.labels[self.index]
 
     def rows(self) -> list[dict]:
-        names = self.data.classes
-        return [{"index": int(i), "true": names[t], "predicted": names[p], "confidence": round(float(c), 4)}
+        """One dict a mistake; with the image's font where the data names fonts."""
+        names, fonts = self.data.classes, self.data.fonts
+        rows = [{"index": int(i), "true": names[t], "predicted": names[p], "confidence": round(float(c), 4)}
                 for i, t, p, c in zip(self.index, self.labels, self.predicted, self.confidence)]
+        if fonts is not None:
+            for row in rows:
+                row["font"] = str(fonts[row["index"]])
+        return rows
+
+    def by_font(self, top: int = FONT_ROWS) -> dict | None:
+        """How the mistakes spread over the fonts, for data that names its fonts (None otherwise): the
+        fonts, how many have a mistake, the share of the mistakes in the tenth of the fonts with the
+        most (at least one font), and the `top` fonts with the most mistakes (ties by name), each with
+        its images and a readable name (notMNIST's base64 file stems decoded). Images whose font was
+        not found (`train.fonts_from`) are counted apart, not as fonts."""
+        fonts = self.data.fonts
+        if fonts is None:
+            return None
+        matched = ~np.char.startswith(fonts, UNMATCHED_PREFIX)
+        mistaken = np.zeros(len(fonts), bool)
+        mistaken[self.index] = True
+        names, font_of_image, images = np.unique(fonts[matched], return_inverse=True, return_counts=True)
+        wrong = np.bincount(font_of_image[mistaken[matched]], minlength=len(names))
+        order = np.lexsort((names, -wrong))  # the most mistakes first, ties by name
+        tenth = max(1, len(names) // 10)
+        total = int(wrong.sum())
+        return {
+            "named_by": self.data.font_source, "fonts": len(names), "with_mistakes": int(np.count_nonzero(wrong)),
+            "mistakes": total, "worst_tenth": tenth,
+            "worst_tenth_share": float(wrong[order[:tenth]].sum() / total) if total else 0.0,
+            "unmatched_images": int((~matched).sum()), "unmatched_mistakes": int((mistaken & ~matched).sum()),
+            "worst": [{"font": str(names[i]), "name": readable_font(str(names[i])), "mistakes": int(wrong[i]), "images": int(images[i])}
+                      for i in order[:top] if wrong[i]],
+        }
 
     def caption(self, k: int) -> str:
         """'true>predicted confidence' of mistake `k`."""
@@ -70,23 +103,12 @@ def confused_pairs(confusion: np.ndarray, top: int = 10, classes=LETTERS) -> lis
             for n, t, p in flat[:top]]
 
 
-def mistakes_by_font(mistakes: Mistakes, top: int = FONT_ROWS) -> dict | None:
-    """How the mistakes spread over the fonts, for data that names its fonts (None otherwise): the
-    fonts, how many of them have a mistake, the share of the mistakes in the worst tenth of the fonts
-    (those with the most), and the `top` fonts with the most mistakes, each with its images."""
-    fonts = mistakes.data.fonts
-    if fonts is None:
-        return None
-    names, images = np.unique(fonts, return_counts=True)
-    wrong = np.bincount(np.searchsorted(names, fonts[mistakes.index]), minlength=len(names))
-    order = np.lexsort((names, -wrong))  # the most mistakes first, ties by name
-    tenth = max(1, len(names) // 10)
-    total = int(wrong.sum())
-    return {
-        "source": mistakes.data.font_source, "fonts": len(names), "with_mistakes": int(np.count_nonzero(wrong)),
-        "worst_tenth": tenth, "worst_tenth_share": float(wrong[order[:tenth]].sum() / total) if total else 0.0,
-        "worst": [{"font": str(names[i]), "mistakes": int(wrong[i]), "images": int(images[i])} for i in order[:top] if wrong[i]],
-    }
+def readable_font(name: str) -> str:
+    """A font's name to show: notMNIST's base64 file stem decoded (as notmnist_small.npz keeps them), else as it is."""
+    from letterlab.data.folder import font_names
+
+    decoded = font_names([name])
+    return str(decoded[0]) if len(decoded) else name
 
 
 def mistakes_figure(mistakes: Mistakes, limit: int = 40, columns: int = 10):
@@ -152,7 +174,7 @@ def write_error_report(mistakes: Mistakes, out_dir: Path, top_pairs: int = 5) ->
         grids.append(str(save_grid(mistakes, picked, out_dir / name)))
     report = {
         "source": data.source, "n": len(data), "mistakes": len(mistakes.index), "classes": list(data.classes),
-        "pairs": pairs, "per_class": per_class_scores(confusion, data.classes), "fonts": mistakes_by_font(mistakes),
+        "pairs": pairs, "per_class": per_class_scores(confusion, data.classes), "by_font": mistakes.by_font(),
         "grids": grids, "errors": mistakes.rows(),
     }
     write_json_atomic(out_dir / "errors.json", report)
