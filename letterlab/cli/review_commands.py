@@ -10,7 +10,8 @@ from letterlab.cli.train_commands import add_device_argument
 def register(subparsers) -> None:
     errors = subparsers.add_parser("errors", help="misclassified images, confused pairs and error grids of a run",
                                    description="Find a run's mistakes on PATH (the test part of a course folder) or on its "
-                                               "own test split; print the most confused pairs; write errors.json and "
+                                               "own test split; print the most confused pairs (and how the mistakes spread over "
+                                               "fonts, where the data names them); write errors.json and "
                                                "grids of the misclassified images (most confident first, and per pair).")
     errors.add_argument("run", metavar="RUN", help="run folder")
     errors.add_argument("--data", metavar="PATH", help="data to judge the run on (default: the run's test split)")
