@@ -87,6 +87,9 @@ class AugmentConfig:
     # box's size, and that crop mapped back onto the box (notMNIST's glyphs fill the frame); < 0.5.
     crop: float = 0.0
     blur: float = 0.0  # pixels: Gaussian blur of sigma uniform in [0, blur] (softer edges and serifs); at most 4
+    # Fill style: the share of images (at most 1) drawn in another style, one of outline, inverse
+    # (dark glyph on a light square), stripes or a drop shadow (display faces; docs/training-ideas.md).
+    style: float = 0.0
 
 
 @dataclass
@@ -271,8 +274,9 @@ def validate(config: RunConfig, where: str = "config") -> None:
         (0 <= t.warmup_fraction <= 1, "train.warmup_fraction must be between 0 and 1"),
         (0 <= t.label_smoothing < 1, "train.label_smoothing must be in [0, 1)"),
         (all(v >= 0 for v in dataclasses.asdict(t.augment).values()) and t.augment.scale < 1 and t.augment.stroke <= 1
-         and t.augment.aspect <= 1 and t.augment.crop < 0.5 and t.augment.blur <= 4,
-         "train.augment values must be >= 0, scale < 1, stroke <= 1, aspect <= 1, crop < 0.5 and blur <= 4"),
+         and t.augment.aspect <= 1 and t.augment.crop < 0.5 and t.augment.blur <= 4
+         and t.augment.style <= 1,
+         "train.augment values must be >= 0, scale < 1, stroke <= 1, aspect <= 1, crop < 0.5, blur <= 4 and style <= 1"),
         (0 < t.mix_alpha < math.inf, "train.mix_alpha must be > 0 and finite"),
         (0 <= t.swa_epochs <= t.epochs, "train.swa_epochs must be between 0 and train.epochs"),
         (0 <= t.swa_lr < math.inf and (t.swa_lr == 0 or 0 < t.swa_epochs < t.epochs),

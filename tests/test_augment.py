@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from letterlab.run_config import AugmentConfig
-from letterlab.training.augment import affine_theta, augment_batch, gaussian_blur, ink_box, recrop, stretch, stroke_width, warp
+from letterlab.training.augment import STYLES, affine_theta, augment_batch, gaussian_blur, ink_box, recrop, restyle, stretch, stroke_width, warp
 
 GLYPH_CONFIG = AugmentConfig(rotate=8, scale=0.1, shear=8, translate=2, stroke=0.3, elastic=1.0)
 
@@ -157,8 +157,65 @@ def test_blur_keeps_the_ink_and_spreads_it():
     assert torch.allclose(out[0, 0, 11:18, 11:18], g[:, None] * g[None, :], atol=1e-6)
 
 
+def _restyled(style, a=0.0, b=0.0, x=None):
+    x = _glyphs(2) if x is None else x
+    n = len(x)
+    return x, restyle(x, torch.full((n,), STYLES.index(style)), torch.full((n,), a), torch.full((n,), b))
+
+
+def test_outline_is_the_glyphs_edge_band():
+    x = torch.zeros(1, 1, 28, 28)
+    x[0, 0, 8:20, 8:20] = 1.0  # a 12x12 square
+    _, out = _restyled("outline", x=x)
+    ring = torch.zeros(28, 28)
+    ring[7:21, 7:21] = 1.0
+    ring[9:19, 9:19] = 0.0  # one pixel either side of the square's edge
+    assert torch.equal(out[0, 0], ring)
+
+
+def test_inverse_is_a_dark_glyph_on_a_light_square():
+    x, out = _restyled("inverse")
+    assert torch.equal(out, 1 - x)
+
+
+@pytest.mark.parametrize("b, axis", [(0.0, 1), (0.5, 0)])  # angle 0: stripes across the columns; pi / 2: across the rows
+def test_stripes_keep_half_of_each_period(b, axis):
+    x = torch.ones(1, 1, 28, 28)
+    _, out = _restyled("stripes", a=2 / 3, b=b, x=x)  # period 4 px
+    line = out[0, 0, 0, :] if axis == 1 else out[0, 0, :, 0]
+    assert torch.equal(line, torch.tensor([1.0, 1.0, 0.0, 0.0] * 7))
+    assert torch.equal(out[0, 0], out[0, 0, :1, :].expand(28, 28) if axis == 1 else out[0, 0, :, :1].expand(28, 28))
+
+
+def test_shadow_adds_a_grey_copy_moved_to_a_diagonal():
+    x = torch.zeros(1, 1, 28, 28)
+    x[0, 0, 10:14, 10:14] = 1.0
+    _, out = _restyled("shadow", a=0.5, b=0.0, x=x)  # 1 + round(1) = 2 px, direction (+1, +1): right and down
+    moved = torch.zeros(28, 28)
+    moved[12:16, 12:16] = 0.55
+    assert torch.allclose(out[0, 0], torch.maximum(x[0, 0], moved), atol=1e-5)
+
+
+def test_style_restyles_about_its_share_and_leaves_the_rest():
+    x = _glyphs(400)
+    out = augment_batch(x, AugmentConfig(style=0.25), torch.Generator().manual_seed(0))
+    changed = ((out - x).abs().flatten(1).amax(1) > 1e-4).float().mean().item()  # the rest only resampled in place
+    assert 0.17 < changed < 0.33  # a quarter, give or take the draw (and a shadow hidden by its glyph is rare)
+
+
+def test_style_draws_its_numbers_after_the_others():
+    x, n = _glyphs(), 16
+    styled, reference = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    augment_batch(x, AugmentConfig(**{**vars(GLYPH_CONFIG), "style": 0.5}), styled)
+    torch.rand(n, 6, generator=reference)
+    torch.rand(n, 2, 4, 4, generator=reference)
+    torch.rand(n, 4, generator=reference)
+    assert torch.equal(styled.get_state(), reference.get_state())
+
+
 @pytest.mark.parametrize("augment, message", [({"aspect": 1.5}, "aspect <= 1"), ({"crop": 0.5}, "crop < 0.5"),
-                                              ({"blur": 5}, "blur <= 4"), ({"blur": -1}, "must be >= 0")])
+                                              ({"blur": 5}, "blur <= 4"), ({"blur": -1}, "must be >= 0"),
+                                              ({"style": 1.5}, "style <= 1")])
 def test_bad_font_like_settings_are_refused(augment, message):
     from letterlab.errors import ConfigError
     from letterlab.run_config import run_from_dict

@@ -28,8 +28,8 @@ def _kill_after(epoch):
 @pytest.mark.parametrize("train", [
     {"mix": "mixup", "mix_alpha": 0.4, "augment": {"aspect": 0.2, "crop": 0.1, "blur": 1.0}},
     {"mix": "cutmix", "mix_alpha": 1.0, "swa_epochs": 3, "label_smoothing": 0.1},
-    {"swa_epochs": 2, "augment": {"rotate": 5, "crop": 0.15}},
-], ids=["mixup-font-augment", "cutmix-swa", "swa-crop"])
+    {"swa_epochs": 2, "augment": {"rotate": 5, "crop": 0.15, "style": 0.5}},
+], ids=["mixup-font-augment", "cutmix-swa", "swa-crop-style"])
 def test_killed_mid_run_and_resumed_equals_an_uninterrupted_run(tmp_path, make_letters, train):
     config = run_from_dict({**CNN, "train": {**CNN["train"], **train}})
     splits, device = DataSplits(make_letters(60, seed=1), make_letters(20, seed=2), make_letters(20, seed=3)), torch.device("cpu")

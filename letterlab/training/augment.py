@@ -1,14 +1,16 @@
 """Random distortions of a training batch, suited to glyphs: small affine jitter (rotation, scale,
 shear, translation), stroke width (a blend towards the dilated or eroded glyph), elastic
 distortion, and what differs from font to font: aspect ratio, where the glyph's box is cropped
-(`crop`, see `recrop`) and how soft its edges are (`blur`). No flips: a mirrored letter is
+(`crop`, see `recrop`), how soft its edges are (`blur`) and how the glyph is filled (`style`: an
+outline, a dark glyph on a light square, stripes or a drop shadow, as display faces draw it). No flips: a mirrored letter is
 another shape (or no letter at all).
 
 Everything is vectorised on the (N, 1, 28, 28) batch (one affine_grid/grid_sample call, no loop
 over images) and every random number comes from the given generator (the run's batch-order
 generator), so augmented runs stay deterministic and resume exactly. The font-like distortions
-draw their numbers after the others' and only when one of them is on, so a config without them
-draws (and gives) exactly what it did before they existed."""
+draw their numbers after the others' and only when one of them is on, and the fill styles theirs
+after those and only when `style` is on, so a config without them draws (and gives) exactly what it
+did before they existed."""
 
 from __future__ import annotations
 
@@ -108,6 +110,34 @@ def stroke_width(x: torch.Tensor, strength: torch.Tensor) -> torch.Tensor:
     return torch.where(s > 0, x + s * (dilated - x), x - s * (eroded - x))
 
 
+STYLES = ("outline", "inverse", "stripes", "shadow")
+
+
+def restyle(x: torch.Tensor, kind: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Each image (N, 1, H, W, values in [0, 1]) redrawn in the fill style STYLES[kind[i]] (kind -1:
+    unchanged), with two style parameters a, b (N,) in [0, 1):
+    - outline: the glyph's edge, its 3x3 dilation less its 3x3 erosion (a band about 2 px wide);
+    - inverse: 1 - x, a dark glyph on a light square (notMNIST's "NEG" faces);
+    - stripes: the ink kept on stripes of period 2 + 3a pixels at the angle pi b (half of each period);
+    - shadow: a copy at 55% grey behind the glyph, moved 1 + round(2a) pixels to a diagonal chosen by b."""
+    n = len(x)
+    dilated = F.max_pool2d(x, 3, stride=1, padding=1)
+    eroded = -F.max_pool2d(-x, 3, stride=1, padding=1)
+    rows, cols = torch.meshgrid(torch.arange(x.shape[-2], dtype=x.dtype, device=x.device),
+                                torch.arange(x.shape[-1], dtype=x.dtype, device=x.device), indexing="ij")
+    angle, period = (math.pi * b).to(x.dtype)[:, None, None, None], (2 + 3 * a).to(x.dtype)[:, None, None, None]
+    # Pixel centres (+ 0.5) keep the stripes' edges off the pixels; + 8: the fraction of a positive number
+    stripes = torch.frac((rows * torch.sin(angle) + cols * torch.cos(angle) + 0.5) / period + 8) < 0.5
+    diagonal = torch.floor(4 * b).long()
+    direction = torch.tensor([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]], device=x.device)[diagonal]
+    offset = (1 + torch.round(2 * a)).to(x.device)[:, None] * direction
+    zero = torch.zeros(n, device=x.device)
+    shadow = warp(x, affine_theta(zero, torch.ones(n, device=x.device), zero, offset))
+    styled = torch.stack([dilated - eroded, 1 - x, x * stripes, torch.maximum(x, 0.55 * shadow)])  # (4, N, 1, H, W)
+    chosen = styled.gather(0, kind.clamp_min(0).view(1, n, 1, 1, 1).expand(1, *x.shape))[0]
+    return torch.where((kind >= 0).view(n, 1, 1, 1), chosen, x)
+
+
 def augment_batch(x: torch.Tensor, config: AugmentConfig, generator: torch.Generator) -> torch.Tensor:
     """A distorted copy of the batch `x` (N, 1, 28, 28), values in [0, 1]; `x` itself if nothing is on.
 
@@ -119,6 +149,8 @@ def augment_batch(x: torch.Tensor, config: AugmentConfig, generator: torch.Gener
     field = torch.rand(n, 2, ELASTIC_GRID, ELASTIC_GRID, generator=generator) * 2 - 1 if config.elastic else None
     # 6 more per image, only when a font-like distortion is on: aspect, the crop's 4 edges, blur
     v = torch.rand(n, 6, generator=generator).to(x.device) * 2 - 1 if config.aspect or config.crop or config.blur else None
+    # 4 more per image, only with `style`: whether it is restyled, the style and its two parameters
+    w = torch.rand(n, 4, generator=generator).to(x.device) if config.style else None
     u = u.to(x.device)
     if config.stroke:
         x = stroke_width(x, config.stroke * u[:, 0])
@@ -137,4 +169,7 @@ def augment_batch(x: torch.Tensor, config: AugmentConfig, generator: torch.Gener
     x = warp(x, theta, displacement, window)
     if config.blur:
         x = gaussian_blur(x, config.blur * (v[:, 5] + 1) / 2, math.ceil(3 * config.blur))
+    if w is not None:
+        kind = torch.where(w[:, 0] < config.style, torch.floor(w[:, 1] * len(STYLES)).long().clamp_max(len(STYLES) - 1), -1)
+        x = restyle(x.clamp(0, 1), kind, w[:, 2], w[:, 3])
     return x.clamp_(0, 1)
