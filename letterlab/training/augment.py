@@ -116,21 +116,23 @@ STYLES = ("outline", "inverse", "stripes", "shadow")
 def restyle(x: torch.Tensor, kind: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Each image (N, 1, H, W, values in [0, 1]) redrawn in the fill style STYLES[kind[i]] (kind -1:
     unchanged), with two style parameters a, b (N,) in [0, 1):
-    - outline: the glyph's edge, its 3x3 dilation less its 3x3 erosion (a band about 2 px wide);
+    - outline: the glyph's edge, its 3x3 dilation less its 3x3 erosion (a band about 2 px wide; the
+      frame counts as background, so a glyph touching it is outlined there too; strokes under 3 px
+      wide stay solid, thickened);
     - inverse: 1 - x, a dark glyph on a light square (notMNIST's "NEG" faces);
     - stripes: the ink kept on stripes of period 2 + 3a pixels at the angle pi b (half of each period);
-    - shadow: a copy at 55% grey behind the glyph, moved 1 + round(2a) pixels to a diagonal chosen by b."""
+    - shadow: a copy at 55% grey behind the glyph, moved 1, 2 or 3 pixels (1 + floor(3a)) towards the
+      diagonal floor(4b) (right-down, right-up, left-down, left-up)."""
     n = len(x)
     dilated = F.max_pool2d(x, 3, stride=1, padding=1)
-    eroded = -F.max_pool2d(-x, 3, stride=1, padding=1)
+    eroded = -F.max_pool2d(-F.pad(x, (1, 1, 1, 1)), 3, stride=1)  # zeros around: ink at the frame erodes too
     rows, cols = torch.meshgrid(torch.arange(x.shape[-2], dtype=x.dtype, device=x.device),
                                 torch.arange(x.shape[-1], dtype=x.dtype, device=x.device), indexing="ij")
     angle, period = (math.pi * b).to(x.dtype)[:, None, None, None], (2 + 3 * a).to(x.dtype)[:, None, None, None]
-    # Pixel centres (+ 0.5) keep the stripes' edges off the pixels; + 8: the fraction of a positive number
-    stripes = torch.frac((rows * torch.sin(angle) + cols * torch.cos(angle) + 0.5) / period + 8) < 0.5
-    diagonal = torch.floor(4 * b).long()
-    direction = torch.tensor([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]], device=x.device)[diagonal]
-    offset = (1 + torch.round(2 * a)).to(x.device)[:, None] * direction
+    # + 0.5: a phase that keeps the stripes' edges off the pixel centres along the axes
+    stripes = torch.remainder((rows * torch.sin(angle) + cols * torch.cos(angle) + 0.5) / period, 1) < 0.5
+    direction = torch.tensor([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]], device=x.device)[torch.floor(4 * b).long()]
+    offset = (1 + torch.floor(3 * a))[:, None] * direction
     zero = torch.zeros(n, device=x.device)
     shadow = warp(x, affine_theta(zero, torch.ones(n, device=x.device), zero, offset))
     styled = torch.stack([dilated - eroded, 1 - x, x * stripes, torch.maximum(x, 0.55 * shadow)])  # (4, N, 1, H, W)
