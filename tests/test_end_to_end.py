@@ -139,6 +139,29 @@ def test_bf16_precision_trains_a_cnn(tmp_path):
     assert results["test_accuracy"] > 0.4 and np.isfinite(results["test_loss"])  # chance is 0.1
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_without_bf16_units_warns_that_it_is_emulated(tmp_path, make_letters, monkeypatch, native):
+    import warnings
+
+    import torch
+
+    from letterlab.data.dataset import DataSplits
+    from letterlab.models.presets import get_preset
+    from letterlab.runs import new_run_dir
+    from letterlab.training import session
+
+    monkeypatch.setattr(session, "has_bf16_units", lambda device: native)
+    splits = DataSplits(make_letters(20, seed=1), make_letters(10, seed=2), make_letters(10, seed=3))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = new_run_dir(str(tmp_path / "run"), "")
+        session.train_run(get_preset("mlp-tanh-50", epochs=1, precision="bf16"), run, splits, torch.device("cpu"), progress=False)
+    emulated = [w for w in caught if "no bf16 units" in str(w.message)]
+    assert len(emulated) == (0 if native else 1)
+    if emulated:
+        assert str(run) in str(emulated[0].message) and "--precision fp32" in str(emulated[0].message)
+
+
 def test_a_run_refuses_data_that_changed_since_training(tmp_path, capsys):
     letters = load_embedded(seed=4, per_class=10).train
     np.savez(tmp_path / "letters.npz", images=letters.images, labels=letters.labels)

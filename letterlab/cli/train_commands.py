@@ -29,7 +29,8 @@ def register(subparsers) -> None:
     train.add_argument("--seeds", type=int, metavar="N", help="train N runs, seeds SEED..SEED+N-1, into DIR/seed<k>; "
                                                                "the seeds of an MLP are trained together as one stacked model")
     train.add_argument("--batch-order", choices=["shuffle", "random"])
-    train.add_argument("--precision", choices=["fp32", "bf16"], help="bf16 autocast where the CPU/GPU supports it")
+    train.add_argument("--precision", choices=["fp32", "bf16"], help="bf16 autocast: faster on a CPU/GPU with bf16 units "
+                       "(AVX512-BF16, AMX; GPUs from Ampere on), emulated and far slower elsewhere (a warning says so)")
     train.add_argument("--double-softmax", action="store_true", help="reproduce the homework's bug: softmax applied twice")
     add_device_argument(train)
     train.add_argument("--probes", action="store_true", help="log probe images' feature maps, predictions and saliency, "

@@ -17,6 +17,15 @@ def autocast(device: torch.device, precision: str):
     return contextlib.nullcontext()
 
 
+def has_bf16_units(device: torch.device) -> bool:
+    """Whether `device` computes in bfloat16 natively (a CPU with AVX512-BF16 or AMX, by oneDNN's
+    check; a GPU of compute capability 8 or more). Elsewhere bf16 autocast is emulated: letters-best
+    trained about 10x slower than in fp32 on an AVX2 CPU (bench/bench_precision.py, docs/performance.md)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    return device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
 @torch.inference_mode()
 def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 1000, precision: str = "fp32") -> torch.Tensor:
     """Float32 logits (N, classes) for float images (N, 1, 28, 28), in evaluation mode."""
