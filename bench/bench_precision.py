@@ -21,7 +21,8 @@ import torch
 
 from letterlab.data.registry import load_data
 from letterlab.data.split import make_splits
-from letterlab.models.presets import get_preset
+from letterlab.models.inference import has_bf16_units
+from letterlab.models.presets import resolve_config
 from letterlab.runs import TIMING, read_jsonl
 from letterlab.training.session import train_run
 
@@ -29,9 +30,7 @@ REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "notmnist"
 
 
 def best_epoch(precision: str, widths: list[int] | None, splits, epochs: int) -> float:
-    config = get_preset("letters-best", epochs=epochs, precision=precision)
-    if widths:
-        config = dataclasses.replace(config, model=dataclasses.replace(config.model, widths=widths))
+    config = resolve_config("letters-best", epochs=epochs, precision=precision, **({"widths": widths} if widths else {}))
     with tempfile.TemporaryDirectory() as folder:
         train_run(config, Path(folder), splits, torch.device("cpu"), progress=False)
         return min(row["seconds"] for row in read_jsonl(Path(folder) / TIMING))
@@ -50,7 +49,7 @@ def main() -> None:
     splits = dataclasses.replace(splits, train=splits.train.subset(keep))
     widths = [int(w) for w in args.widths.split(",")] if args.widths else None
     print(f"data: {splits.train.source}, {len(splits.train)} training images; {torch.get_num_threads()} threads; "
-          f"bf16 units: {'yes' if torch.ops.mkldnn._is_mkldnn_bf16_supported() else 'no'} ({torch.backends.cpu.get_cpu_capability()})")
+          f"bf16 units: {'yes' if has_bf16_units(torch.device('cpu')) else 'no'} ({torch.backends.cpu.get_cpu_capability()})")
     best = {"fp32": float("inf"), "bf16": float("inf")}
     for _ in range(args.rounds):
         for precision in best:
